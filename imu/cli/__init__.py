@@ -1,0 +1,1 @@
+"""The `pelvis-monitor` command line: one module per subcommand."""
