@@ -82,7 +82,9 @@ class RelativeHeading:
         steps = np.diff(h, prepend=h[0] if prev is None else prev)
         steps = (steps + np.pi) % (2 * np.pi) - np.pi
         base = h[0] if prev is None else self._last_unwrapped
-        unwrapped = base + np.cumsum(steps)
+        # Accumulate from the carried value, left to right, so block splits do not
+        # change the rounding.
+        unwrapped = np.cumsum(np.concatenate(([base], steps)))[1:]
         last_total = self._csum[-1] if self._csum.size else self._csum_before
         # np.cumsum adds left to right, so splitting the input differently gives the same sums.
         csum = np.cumsum(np.concatenate(([last_total], unwrapped)))[1:]
