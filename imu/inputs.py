@@ -22,8 +22,9 @@ class LoadedInput:
     rate_hz: float
     device: str = ""
     annotations: list[Annotation] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    """Damage found in the file (the readable part is still loaded)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader noticed: damage in a recording (the readable part is still
+    loaded), ignored columns or gaps in a CSV."""
     settings: dict = field(default_factory=dict)
     """Pipeline settings stored with a recording (empty for CSV)."""
 

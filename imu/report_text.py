@@ -27,7 +27,7 @@ def analysis_summary(loaded: LoadedInput, analysis: Analysis) -> str:
         f"filter {analysis.settings.fusion.filter_name}"
         f"{' 9D' if analysis.settings.fusion.use_mag else ' 6D'}",
     ]
-    for p in loaded.problems:
+    for p in loaded.notes:
         lines.append(f"  note: {p}")
     al = analysis.alignment
     if al is None:
