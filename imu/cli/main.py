@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = (
     "imu.cli.analyze",
     "imu.cli.info",
     "imu.cli.import_csv",
+    "imu.cli.simulate",
     "imu.cli.demo",
 )
 
