@@ -8,9 +8,11 @@ the block boundaries fall, and the adapters' loops are split-invariant.
 Time handling:
 - Irregular intervals: each sample's gyro is integrated over its real interval
   `time_s[k] - time_s[k-1]` (also across block boundaries), not over 1/rate.
-- Gaps (`gap_before` True): the gyro is not integrated across the gap (there is no
-  rotation data for it); the sample after the gap re-initialises the inclination
-  from its accelerometer reading, keeping the heading. Nothing is interpolated.
+- Short gaps (`gap_before` True, at most `gap_bridge_max_s`): bridged like a long
+  interval (the sample after the gap is integrated over the whole interval).
+- Longer gaps: the gyro is not integrated across the gap (there is no rotation data
+  for it); the sample after the gap re-initialises the inclination from its
+  accelerometer reading, keeping the heading. No samples are ever interpolated.
 - Start: the first sample sets the inclination (9D: the whole orientation), so
   there is no convergence transient.
 """
@@ -79,7 +81,7 @@ class OrientationFilter:
                 )
         # A run starts at the very first sample and after every gap; its first sample
         # integrates no gyro (dt = 0) and re-levels the estimate from its accelerometer.
-        run_start = block.gap_before.copy()
+        run_start = block.gap_before & (dt > self._settings.gap_bridge_max_s)
         first_ever = self._last_time_s is None
         run_start[0] |= first_ever
         gaps_here = int(np.count_nonzero(block.gap_before)) - int(first_ever and block.gap_before[0])

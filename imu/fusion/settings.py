@@ -45,6 +45,14 @@ class FusionSettings:
             magnetometer, needs `SampleBlock.mag_uT`; indoor fields and metal near the
             pelvis make 9D heading unreliable, so it is opt-in.
 
+        gap_bridge_max_s: gaps up to this long (a few lost packets) are bridged like a
+            long sample interval: the next gyro sample is integrated over the whole
+            interval and the filter carries on. Longer gaps restart the inclination
+            from the accelerometer. Why: a restart takes one accelerometer sample as
+            vertical, which is off by tens of degrees mid-stride while running;
+            bridging 0.5 s errs by at most a few degrees that the accelerometer
+            correction then removes. Default 0.5 s.
+
         vqf_tau_acc_s: VQF accelerometer low-pass time constant in s. Larger trusts
             the gyro longer (better during accelerations, slower to remove drift).
             Library default 3.0.
@@ -85,6 +93,7 @@ class FusionSettings:
     filter_name: str = DEFAULT_FILTER
     use_mag: bool = False
 
+    gap_bridge_max_s: float = 0.5
     vqf_tau_acc_s: float = 3.0
     vqf_tau_mag_s: float = 9.0
     vqf_rest_bias_estimation: bool = True
