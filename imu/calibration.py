@@ -398,11 +398,12 @@ class AlignmentDetector:
                 self._current = _HingeAccumulator(start_s=float(t[i]))
             below = np.flatnonzero(incl[i:] < s.hinge_end_deg)
             j = n if below.size == 0 else i + int(below[0])
-            seg = slice(i, j)
-            self._current.gyr_outer += gyr[seg].T @ gyr[seg]
-            self._current.up_dev_sum += (up_now[seg] - up).sum(axis=0)
-            self._current.count += j - i
-            self._hinge_peak_deg = max(self._hinge_peak_deg, float(incl[seg].max()))
+            if j > i:  # a hinge can end on the first sample of a window
+                seg = slice(i, j)
+                self._current.gyr_outer += gyr[seg].T @ gyr[seg]
+                self._current.up_dev_sum += (up_now[seg] - up).sum(axis=0)
+                self._current.count += j - i
+                self._hinge_peak_deg = max(self._hinge_peak_deg, float(incl[seg].max()))
             if j == n:
                 if t[-1] - self._hinge_start_s > s.hinge_max_duration_s:
                     self._in_hinge = False  # a posture change, not a hinge

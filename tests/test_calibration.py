@@ -124,3 +124,24 @@ def test_detector_decision_does_not_depend_on_block_size():
     for r in results[1:]:
         assert r.valid_from_sample == results[0].valid_from_sample
         np.testing.assert_array_equal(r.r_sensor_pelvis, results[0].r_sensor_pelvis)
+
+
+def test_hinge_ending_on_the_first_sample_of_a_window_is_handled():
+    # Regression: a hinge whose return below the end threshold falls exactly on a
+    # window's first sample produced an empty slice and crashed the detector.
+    mount = np.eye(3)
+    t, tilt, obl, head = pelvis_script(RATE, CALIBRATE)
+    block, q = imu_from_pelvis(t, tilt, obl, head, mount)
+    incl = np.degrees(np.abs(tilt))
+    end_idx = np.flatnonzero((incl[:-1] >= 7.0) & (incl[1:] < 7.0))[0] + 1
+    det = AlignmentDetector(RATE)
+    # Shift the windows so that one starts exactly where the first hinge ends.
+    offset = det.window_n - (end_idx % det.window_n)
+    pad = int(offset)
+    pre_t = np.arange(-pad, 0) / RATE
+    args = (np.r_[pre_t, block.time_s + 0.0], np.r_[np.tile(block.acc_mps2[:1], (pad, 1)), block.acc_mps2],
+            np.r_[np.zeros((pad, 3)), block.gyr_rps], np.r_[np.tile(q[:1], (pad, 1)), q],
+            np.zeros(pad + len(t), bool))
+    assert (end_idx + pad) % det.window_n == 0
+    found = det.update(*args)
+    assert found is not None and found.anterior_method == "hinges"
