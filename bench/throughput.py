@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,10 +76,12 @@ def make_session(minutes: float, path_rec: Path, path_csv: Path) -> int:
 
 def timed_analyze(path: Path) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MB) of `pelvis-monitor analyze` in a fresh process."""
+    # Peak RSS from VmHWM: ru_maxrss would carry over the parent's peak across fork+exec.
     code = (
-        "import sys, time, resource; t0 = time.perf_counter(); from imu.cli.main import main; "
-        f"rc = main(['analyze', {str(path)!r}]); "
-        "print('__T__', time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+        "import sys, time; t0 = time.perf_counter(); from imu.cli.main import main; "
+        f"rc = main(['analyze', {str(path)!r}]); dt = time.perf_counter() - t0; "
+        "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+        "print('__T__', dt, hwm); sys.exit(rc)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     line = [l for l in out.splitlines() if l.startswith("__T__")][0].split()
