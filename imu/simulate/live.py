@@ -123,32 +123,32 @@ class VirtualSensor:
         assert self.speed is not None
         return start_wall + (float(pkt.time_s[-1]) - t0) / self.speed
 
-    def __iter__(self) -> Iterator[SampleBlock]:
-        """Packets paced to the wall clock: each is yielded once its last sample 'happened'."""
+    def _paced(self) -> Iterator[tuple[SampleBlock, float]]:
+        """Each packet with the seconds to wait before handing it out (0 when unpaced)."""
         start = self._clock()
         t0: float | None = None
         for pkt in self.packets():
             if t0 is None:
                 t0 = float(pkt.time_s[0])
+            wait = 0.0
             if self.speed is not None:
                 wait = self._deadline(start, t0, pkt) - self._clock()
-                if wait > 0:
-                    self._sleep(wait)
+            yield pkt, wait
+
+    def __iter__(self) -> Iterator[SampleBlock]:
+        """Packets paced to the wall clock: each is yielded once its last sample 'happened'."""
+        for pkt, wait in self._paced():
+            if wait > 0:
+                self._sleep(wait)
             yield pkt
 
     def __aiter__(self) -> AsyncIterator[SampleBlock]:
         return self._aiter()
 
     async def _aiter(self) -> AsyncIterator[SampleBlock]:
-        start = self._clock()
-        t0: float | None = None
-        for pkt in self.packets():
-            if t0 is None:
-                t0 = float(pkt.time_s[0])
-            if self.speed is not None:
-                wait = self._deadline(start, t0, pkt) - self._clock()
-                if wait > 0:
-                    await self._async_sleep(wait)
+        for pkt, wait in self._paced():
+            if wait > 0:
+                await self._async_sleep(wait)
             else:
                 await asyncio.sleep(0)  # let other tasks run between packets
             yield pkt
