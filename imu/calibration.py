@@ -87,7 +87,6 @@ class AnteriorMethod(str, Enum):
     HINGES = "hinges"
     GAIT_WALKING = "gait-walking"
     GAIT_RUNNING = "gait-running"
-    GIVEN = "given"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from imu.csv_io import CsvUnits, looks_like_imu_csv, read_imu_csv
 from imu.errors import InputFileError
 from imu.recording import Annotation, read_recording, is_recording
-from imu.samples import SampleBlock, nominal_rate_hz
+from imu.samples import SampleBlock
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,3 @@ def load_input(path: str | Path, csv_units: CsvUnits = CsvUnits(),
         hint="a CSV needs the header time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z "
              "(see docs/csv-formats.md).")
 
-
-def input_rate_hz(samples: SampleBlock) -> float:
-    """Nominal rate of loaded samples (for inputs without a declared rate)."""
-    return nominal_rate_hz(samples.time_s)

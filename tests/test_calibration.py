@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from imu.calibration import Alignment, AlignmentDetector, alignment_matrix, anterior_from_hinges
-from imu.pipeline import PipelineSettings, analyze_samples
+from imu.pipeline import analyze_samples
 from imu.rotation import random_rotation, rot_y
 from tests.kinematics import imu_from_pelvis, pelvis_script
 

@@ -11,7 +11,6 @@ from imu.calibration import CalibrationSettings
 from imu.csv_io import read_imu_csv
 from imu.pipeline import Pipeline, PipelineSettings, analyze_samples
 from imu.rotation import random_rotation
-from imu.samples import concatenate
 from tests.kinematics import imu_from_pelvis, pelvis_script
 from tests.test_calibration import CALIBRATE, POSES
 
