@@ -17,6 +17,7 @@ import numpy as np
 from imu.angles import HEADING_WINDOW_S
 from imu.calibration import Alignment, AlignmentDetector, CalibrationSettings
 from imu.errors import SettingsError
+from imu.events.model import AnalysisEvent
 from imu.fusion import FusionSettings, OrientationFilter, make_filter
 from imu.pelvis import PelvisAngleStage
 from imu.samples import SampleBlock
@@ -61,6 +62,9 @@ class PipelineOutput:
     gap_before: np.ndarray
     alignment: Alignment | None = None
     """Set in the output of the block in which the alignment was decided."""
+    events: tuple[AnalysisEvent, ...] = ()
+    """Gait events, strides, reps, segments, variability and flags reported during
+    this block, in report order (see imu.events.model)."""
 
 
 class Pipeline:
@@ -130,6 +134,7 @@ class Analysis:
     message: str
     rate_hz: float
     settings: PipelineSettings
+    events: tuple[AnalysisEvent, ...] = ()
 
     @property
     def calibrated(self) -> bool:
