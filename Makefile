@@ -28,6 +28,7 @@ demo: $(STAMP_RUN)
 	$(VENV)/bin/pelvis-monitor demo
 
 test: $(STAMP_TEST)
+	scripts/ensure-system-packages
 	$(PY) -m pytest
 
 bench: $(STAMP_TEST)
