@@ -129,3 +129,32 @@ def test_a_preset_can_be_streamed_directly():
     first = next(iter(sensor.packets()))
     assert len(first) == sensor.packet_samples
     assert sensor.rate_hz == 200.0
+
+
+def test_status_counts_received_and_lost_samples(result):
+    from imu.sources import LiveSource
+
+    sensor = VirtualSensor(result, speed=None)
+    assert isinstance(sensor, LiveSource)
+    assert sensor.status().link_state == "connecting"
+    got = list(sensor)
+    st = sensor.status()
+    seq = result.block.seq
+    assert st.samples_received == sum(len(p) for p in got) == len(result.block)
+    assert st.samples_lost == int(seq[-1] - seq[0] + 1 - len(seq))
+    assert st.link_state == "stopped"
+
+
+def test_aclose_stops_async_stream(result):
+    sensor = VirtualSensor(result, speed=None)
+
+    async def take_two():
+        out = []
+        async for pkt in sensor:
+            out.append(pkt)
+            if len(out) == 2:
+                await sensor.aclose()
+        return out
+
+    assert len(asyncio.run(take_two())) == 2
+    assert sensor.status().link_state == "stopped"

@@ -23,6 +23,7 @@ import numpy as np
 
 from imu.errors import SettingsError
 from imu.samples import SampleBlock
+from imu.sources import SourceStatus
 from imu.simulate.sensor_errors import INT16_MAX, INT16_MIN, SensorErrorModel
 from imu.simulate.session import SimulationResult, simulate
 
@@ -93,6 +94,40 @@ class VirtualSensor:
         self._async_sleep = async_sleep
         self.packet_samples = self.result.script.sensor.packet_samples
         self._packets = packets_of(self.result.block, self.packet_samples)
+        self._received = 0
+        self._lost = 0
+        self._last_seq: int | None = None
+        self._state = "connecting"
+        self._closed = False
+        self._first_wall: float | None = None
+        self._last_wall: float | None = None
+
+    def _count(self, pkt: SampleBlock) -> None:
+        self._received += len(pkt)
+        if pkt.seq is not None and len(pkt):
+            if self._last_seq is not None:
+                self._lost += max(0, int(pkt.seq[0]) - self._last_seq - 1)
+            self._last_seq = int(pkt.seq[-1])
+        now = self._clock()
+        if self._first_wall is None:
+            self._first_wall = now
+        self._last_wall = now
+        self._state = "streaming"
+
+    def status(self) -> SourceStatus:
+        """Counters as a connection panel shows them (the LiveSource interface)."""
+        rate = None
+        if self._first_wall is not None and self._last_wall is not None \
+                and self._last_wall > self._first_wall:
+            rate = self._received / (self._last_wall - self._first_wall)
+        return SourceStatus(self._state, "Virtual sensor", "virtual", self.rate_hz, rate,
+                            self._received, self._lost, 0, None,
+                            f"simulated session '{self.result.script.name}'")
+
+    async def aclose(self) -> None:
+        """Stop streaming: the iterators end before their next packet."""
+        self._closed = True
+        self._state = "stopped"
 
     @property
     def rate_hz(self) -> float:
@@ -140,7 +175,11 @@ class VirtualSensor:
         for pkt, wait in self._paced():
             if wait > 0:
                 self._sleep(wait)
+            if self._closed:
+                return
+            self._count(pkt)
             yield pkt
+        self._state = "stopped"
 
     def __aiter__(self) -> AsyncIterator[SampleBlock]:
         return self._aiter()
@@ -151,4 +190,8 @@ class VirtualSensor:
                 await self._async_sleep(wait)
             else:
                 await asyncio.sleep(0)  # let other tasks run between packets
+            if self._closed:
+                return
+            self._count(pkt)
             yield pkt
+        self._state = "stopped"
