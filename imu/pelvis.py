@@ -19,6 +19,9 @@ class PelvisAngles:
     tilt_deg: np.ndarray
     obliquity_deg: np.ndarray
     rotation_deg: np.ndarray
+    heading_deg: np.ndarray
+    """Absolute pelvis heading (wrapped to +-180; arbitrary zero in 6D): what the rep
+    analysis measures transverse rotation from."""
 
 
 def pelvis_orientation(quat_earth_sensor: np.ndarray, r_sensor_pelvis: np.ndarray) -> np.ndarray:
@@ -39,4 +42,4 @@ class PelvisAngleStage:
         tilt, obliquity, heading = decompose(r_ep)
         rotation = self._heading.update(time_s, heading, gap_before)
         return PelvisAngles(np.asarray(time_s), np.degrees(tilt), np.degrees(obliquity),
-                            np.degrees(rotation))
+                            np.degrees(rotation), np.degrees(heading))

@@ -17,7 +17,10 @@ import numpy as np
 from imu.angles import HEADING_WINDOW_S
 from imu.calibration import Alignment, AlignmentDetector, CalibrationSettings
 from imu.errors import SettingsError
-from imu.events.model import AnalysisEvent
+from imu.events.model import EXERCISES, AnalysisEvent
+from imu.events.profile import Profile
+from imu.events.signals import body_signals
+from imu.events.stage import EventStage
 from imu.fusion import FusionSettings, OrientationFilter, make_filter
 from imu.pelvis import PelvisAngleStage
 from imu.samples import SampleBlock
@@ -34,6 +37,13 @@ class PipelineSettings:
     fusion: FusionSettings = field(default_factory=FusionSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     heading_window_s: float = HEADING_WINDOW_S
+    exercise: str = "auto"
+    """"auto" (find activities and exercises), or one of imu.events.model.EXERCISES."""
+
+    def __post_init__(self) -> None:
+        if self.exercise != "auto" and self.exercise not in EXERCISES:
+            raise SettingsError(f"Unknown exercise {self.exercise!r}. Use auto or one of: "
+                                f"{', '.join(EXERCISES)}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,7 +53,8 @@ class PipelineSettings:
         try:
             return cls(fusion=FusionSettings(**d.get("fusion", {})),
                        calibration=CalibrationSettings(**d.get("calibration", {})),
-                       heading_window_s=float(d.get("heading_window_s", HEADING_WINDOW_S)))
+                       heading_window_s=float(d.get("heading_window_s", HEADING_WINDOW_S)),
+                       exercise=str(d.get("exercise", "auto")))
         except TypeError as exc:
             raise SettingsError(f"Unknown pipeline setting: {exc}") from exc
 
@@ -71,7 +82,7 @@ class Pipeline:
     """Streaming pelvis pipeline. `feed()` any number of samples at a time."""
 
     def __init__(self, rate_hz: float, settings: PipelineSettings = PipelineSettings(),
-                 alignment: Alignment | None = None) -> None:
+                 alignment: Alignment | None = None, profile: Profile | None = None) -> None:
         if not rate_hz > 0:
             raise SettingsError(f"rate_hz must be positive, got {rate_hz!r}.")
         self.rate_hz = float(rate_hz)
@@ -82,7 +93,13 @@ class Pipeline:
         self._given_alignment = alignment is not None
         if alignment is not None:
             self._angles = PelvisAngleStage(alignment, settings.heading_window_s)
+        self._events = EventStage(self.rate_hz, settings.exercise, profile)
         self.samples_seen = 0
+
+    @property
+    def events(self) -> EventStage:
+        """The analysis stage (current activity, step period, rep state...)."""
+        return self._events
 
     @property
     def alignment(self) -> Alignment | None:
@@ -100,7 +117,7 @@ class Pipeline:
     def feed(self, block: SampleBlock) -> PipelineOutput:
         n = len(block)
         quat = self._filter.update(block)
-        angles = np.full((3, n), np.nan)
+        angles = np.full((4, n), np.nan)
         decided = None
         if self._angles is None:
             decided = self._detector.update(block.time_s, block.acc_mps2, block.gyr_rps,
@@ -113,11 +130,20 @@ class Pipeline:
                 start = max(0, decided.valid_from_sample - self.samples_seen)
             if start < n:
                 a = self._angles.update(block.time_s[start:], quat[start:], block.gap_before[start:])
-                angles[0, start:], angles[1, start:], angles[2, start:] = (
-                    a.tilt_deg, a.obliquity_deg, a.rotation_deg)
+                angles[0, start:], angles[1, start:], angles[2, start:], angles[3, start:] = (
+                    a.tilt_deg, a.obliquity_deg, a.rotation_deg, a.heading_deg)
         self.samples_seen += n
+        events: tuple = ()
+        if n:
+            sig = body_signals(block.time_s, quat, block.acc_mps2, block.gyr_rps, angles[0],
+                               angles[1], angles[2], angles[3], block.gap_before)
+            events = tuple(self._events.feed(sig))
         return PipelineOutput(block.time_s, quat, angles[0], angles[1], angles[2],
-                              block.gap_before, decided)
+                              block.gap_before, decided, events)
+
+    def finish(self) -> tuple[AnalysisEvent, ...]:
+        """End of the stream: report what was still open (the last segment)."""
+        return tuple(self._events.finish())
 
 
 @dataclass(frozen=True)
@@ -144,9 +170,11 @@ class Analysis:
 def analyze_samples(block: SampleBlock, rate_hz: float,
                     settings: PipelineSettings = PipelineSettings(),
                     block_size: int = BATCH_BLOCK_SAMPLES,
-                    progress: Callable[[int, int], None] | None = None) -> Analysis:
+                    progress: Callable[[int, int], None] | None = None,
+                    profile: Profile | None = None) -> Analysis:
     """Run a whole sample block through a fresh pipeline (identical to streaming it)."""
-    pipe = Pipeline(rate_hz, settings)
+    pipe = Pipeline(rate_hz, settings, profile=profile)
+    events: list[AnalysisEvent] = []
     n = len(block)
     quat = np.empty((n, 4))
     angles = np.empty((3, n))
@@ -155,7 +183,9 @@ def analyze_samples(block: SampleBlock, rate_hz: float,
         stop = start + len(out.time_s)
         quat[start:stop] = out.quat_wxyz
         angles[:, start:stop] = (out.tilt_deg, out.obliquity_deg, out.rotation_deg)
+        events += out.events
         if progress:
             progress(stop, n)
+    events += pipe.finish()
     return Analysis(block.time_s, quat, angles[0], angles[1], angles[2], block.gap_before,
-                    pipe.alignment, pipe.status_message(), rate_hz, settings)
+                    pipe.alignment, pipe.status_message(), rate_hz, settings, tuple(events))

@@ -16,6 +16,9 @@ from imu.inputs import load_input
 from imu.pipeline import Analysis, PipelineSettings, analyze_samples
 from imu.report_text import analysis_summary
 from imu.calibration import CalibrationSettings
+from imu.events.model import EXERCISES
+from imu.events.model import events_document as conventions_events
+from imu.events.profile import baseline_from_reps, baseline_toml, load_profile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--angles", metavar="OUT.csv", help="write tilt/obliquity/rotation per sample")
     p.add_argument("--orientation", metavar="OUT.csv", help="write the fused orientation per sample")
     p.add_argument("--events", metavar="OUT.json", help="write calibration, events and flags as JSON")
+    p.add_argument("--exercise", choices=("auto",) + EXERCISES, default="auto",
+                   help="what the session is (default auto: found from the movement)")
+    p.add_argument("--profile", metavar="PROFILE.toml",
+                   help="your limits for the flags (and personal baseline); see docs/events.md")
+    p.add_argument("--save-baseline", metavar="OUT.toml",
+                   help="write this session's reps as your personal baseline (use a session "
+                        "of good reps)")
     p.add_argument("--no-hinges", action="store_true",
                    help="ignore hip hinges; take the anterior axis from gait only")
     add_csv_unit_options(p)
@@ -41,32 +51,32 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
     return PipelineSettings(
         fusion=FusionSettings(filter_name=args.filter, use_mag=args.mag),
         calibration=CalibrationSettings(use_hinges=not args.no_hinges),
+        exercise=args.exercise,
     )
 
 
 def events_document(analysis: Analysis) -> dict:
-    """The events JSON of CONVENTIONS (events and flags come with the events stage)."""
+    """The events JSON of CONVENTIONS, plus calibration, segments, variability and gaps."""
     gaps = [
         {"start_s": float(analysis.time_s[i - 1]), "end_s": float(analysis.time_s[i])}
         for i in np.flatnonzero(analysis.gap_before) if i > 0
     ]
-    return {
+    doc = {
         "calibration": analysis.alignment.to_dict() if analysis.alignment else None,
         "calibration_message": analysis.message,
-        "initial_contacts": [],
-        "toe_offs": [],
-        "strides": [],
-        "reps": [],
-        "flags": [],
-        "gaps": gaps,
+        "exercise_mode": analysis.settings.exercise,
     }
+    doc.update(conventions_events(list(analysis.events)))
+    doc["gaps"] = gaps
+    return doc
 
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_input(args.input, csv_units_from_args(args), rate_hz=args.rate)
     settings = settings_from_args(args)
+    profile = load_profile(args.profile) if args.profile else None
     analysis = analyze_samples(loaded.samples, loaded.rate_hz, settings,
-                               progress=progress_printer("analysing"))
+                               progress=progress_printer("analysing"), profile=profile)
     print(analysis_summary(loaded, analysis))
     if args.angles:
         write_angles_csv(args.angles, analysis.time_s, analysis.tilt_deg,
@@ -78,4 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if args.events:
         Path(args.events).write_text(json.dumps(events_document(analysis), indent=1))
         print(f"events written to {args.events}")
+    if args.save_baseline:
+        from imu.events.model import Rep
+        base = baseline_from_reps([e for e in analysis.events if isinstance(e, Rep)])
+        if not base:
+            print("No baseline written: it needs at least 3 reps of an exercise per side.")
+            return 1
+        Path(args.save_baseline).write_text(baseline_toml(base), encoding="utf-8")
+        print(f"personal baseline written to {args.save_baseline}")
     return 0

@@ -15,7 +15,7 @@ from typing import Literal
 
 Side = Literal["left", "right"]
 
-ACTIVITIES = ("standing", "walking", "running", "exercise", "unknown")
+ACTIVITIES = ("calibration", "standing", "walking", "running", "exercise", "unknown")
 EXERCISES = ("lunge", "single-leg-squat", "single-leg-stance", "bridge", "kickback",
              "hip-hike", "walk", "run")
 VARIABILITY_BANDS = ("too little", "healthy", "too much")
@@ -61,6 +61,9 @@ class Stride:
     obliquity_range_deg: float
     tilt_range_deg: float
     rotation_range_deg: float
+    turn_rate_dps: float
+    """Heading change rate during the stance: in turns the pelvis leans into the curve,
+    which shows as obliquity, so turning strides are left out of the drop flags."""
     activity: str
     reported_time_s: float
 
@@ -89,6 +92,8 @@ class Rep:
     rotation_peak_dev_deg: float
     contralateral_drop_deg: float
     """Peak drop of the non-working side from the start posture (positive = dropped)."""
+    wobble_deg: float
+    """RMS of the fast (above ~2 Hz) obliquity and rotation sway during the rep."""
     smoothness: float
     """Spectral arc length (SPARC) of the angular speed; closer to 0 is smoother."""
     reported_time_s: float

