@@ -29,6 +29,7 @@ import numpy as np
 
 from imu import GRAVITY_MPS2
 from imu.errors import SettingsError
+from imu.fusion.gait_periodicity import step_periodicity
 from imu.rotation import quat_to_matrix
 
 
@@ -217,22 +218,13 @@ def anterior_from_gait(acc_earth_mps2: np.ndarray, earth_xy_in_sensor: np.ndarra
 
 def _step_lag(x: np.ndarray, rate_hz: float, min_corr: float) -> int | None:
     """Lag (samples) of the step period from the autocorrelation, or None."""
-    n = x.size
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    if ac[0] <= 0:
-        return None
-    ac = ac / ac[0] * n / (n - np.arange(n))  # unbiased normalisation
-    lo, hi = int(0.25 * rate_hz), int(0.85 * rate_hz)  # cadence 70..240 steps/min
-    if hi + 1 >= n // 2:
-        return None
-    lag = lo + int(np.argmax(ac[lo:hi + 1]))
-    if ac[lag] < min_corr:
+    p = step_periodicity(x, rate_hz)
+    if p is None or p.step_corr < min_corr:
         return None
     # A stride (two steps) must repeat too, or this is not gait.
-    if 2 * lag < n and ac[2 * lag] < min_corr:
+    if 2 * p.lag < x.size and p.stride_corr < min_corr:
         return None
-    return lag
+    return p.lag
 
 
 class _Phase(str, Enum):
@@ -248,6 +240,24 @@ class _HingeAccumulator:
     count: int = 0
     start_s: float = float("nan")
     end_s: float = float("nan")
+
+
+@dataclass(frozen=True)
+class CalibrationProgress:
+    """How far the automatic calibration has got, for a guided calibration screen."""
+
+    phase: str
+    """'seek-standing', 'seek-anterior' or 'done'."""
+    standing_s: float
+    """Quiet standing gathered so far (seconds; full once standing was found)."""
+    standing_needed_s: float
+    hinges_done: int
+    hinges_required: int
+    in_hinge: bool
+    """A hinge is under way right now."""
+    gait_s: float
+    """Gait gathered for the alternative (anterior axis from walking or running)."""
+    gait_needed_s: float
 
 
 class AlignmentDetector:
@@ -302,6 +312,17 @@ class AlignmentDetector:
         return (f"Calibrated from quiet standing and {self.alignment.anterior_method} "
                 f"(confidence {self.alignment.confidence:.2f}).")
 
+    def progress(self) -> CalibrationProgress:
+        """Progress counters behind status_message(), for a progress display."""
+        s = self.settings
+        if self._standing is not None:
+            standing = self._standing[1] - self._standing[0]
+        else:
+            standing = len(self._quiet_windows) * s.window_s
+        return CalibrationProgress(self._phase.value, float(standing), s.standing_min_s,
+                                   self._hinge_count, s.hinges_required, self._in_hinge,
+                                   float(self._gait_t.size / self.rate_hz), s.gait_buffer_s)
+
     def update(self, time_s: np.ndarray, acc_mps2: np.ndarray, gyr_rps: np.ndarray,
                quat_wxyz: np.ndarray, gap_before: np.ndarray) -> Alignment | None:
         """Process samples; returns the alignment if it was decided within them."""
@@ -332,7 +353,10 @@ class AlignmentDetector:
     def _window(self, t, acc, gyr, q, gap) -> Alignment | None:
         s = self.settings
         if gap.any() and self._longest_gap_s(t, gap) > s.evidence_max_gap_s:
-            # Do not join evidence across a real outage.
+            # Do not join evidence across a real outage; standing found before it counts.
+            if (self._phase is _Phase.SEEK_STANDING
+                    and len(self._quiet_windows) * s.window_s >= s.standing_min_s):
+                self._accept_standing()
             self._quiet_windows.clear()
             self._reset_gait_buffer()
         self._last_t = float(t[-1])

@@ -145,3 +145,20 @@ def test_hinge_ending_on_the_first_sample_of_a_window_is_handled():
     assert (end_idx + pad) % det.window_n == 0
     found = det.update(*args)
     assert found is not None and found.anterior_method == "hinges"
+
+
+def test_standing_cut_short_by_a_link_outage_still_counts():
+    """Six seconds of standing, then 0.5 s of lost packets just before the hinges: the
+    standing already seen is kept (an outage only stops evidence from being joined
+    across it), so the hinges that follow calibrate."""
+    from imu.samples import SampleBlock
+
+    t, tilt, obl, head = pelvis_script(RATE, STILL_CALIBRATE + POSES)
+    block, _ = imu_from_pelvis(t, tilt, obl, head, random_rotation(np.random.default_rng(4)))
+    keep = ~((block.time_s >= 5.5) & (block.time_s < 6.0))
+    gap = np.zeros(keep.sum(), dtype=bool)
+    gap[np.searchsorted(block.time_s[keep], 6.0)] = True
+    cut = SampleBlock(block.time_s[keep], block.acc_mps2[keep], block.gyr_rps[keep], gap_before=gap)
+    res = analyze_samples(cut, RATE)
+    assert res.alignment is not None and res.alignment.anterior_method == "hinges"
+    assert res.alignment.standing_end_s < 5.5

@@ -1,97 +1,68 @@
-"""The core pipeline against the simulator's ground truth (random mounting, typical MEMS errors).
+"""The core pipeline against the simulator's ground truth: issue 3's accuracy target.
 
-A regression guard at today's measured accuracy, NOT yet the product target of issue 3
-(tilt and obliquity within 1.0 deg RMSE everywhere): steady running still shows about
-1.6 deg tilt RMSE, also with a perfect sensor (a fusion effect under running dynamics),
-and large postures far from standing (bridges) show up to ~1.6 deg from the uncorrected
-accelerometer bias. Measured figures per session are printed by `session_errors`.
+Target: tilt and obliquity within 1.0 deg RMSE and rotation within 2.0 deg RMSE of the
+truth, over every sample that has angles, with a random sensor mounting and the
+"typical" MEMS and BLE-link errors (imu.simulate.sensor_errors). Checked here on every
+preset at full length for two devices (seeds); `python -m bench.simulated_accuracy`
+runs more seeds and prints the figures (docs/fusion.md, "Accuracy on simulated
+sessions").
 
-Figures are RMSE over every sample that has angles, and over the steady part: without
-the seconds around 180-degree turns and after a stop from running, where the sustained
-horizontal acceleration cannot be told from tilt by any 6D filter (the accelerometer
-sees gravity plus centripetal or braking acceleration).
+What the target does not cover, measured and explained in docs/fusion.md: a device whose
+accelerometer offset along the pelvis' medio-lateral axis is large (about 2 sigma of
+the 20 mg typical, 1 device in 5 exceeds 25 mg) shows it as obliquity error of offset / g
+while lying supine, since no posture of these sessions turns that axis out of the
+horizontal; `test_supine_obliquity_error_is_the_accelerometer_offset` pins that down.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from imu.angles import decompose
+from bench.simulated_accuracy import TARGET_DEG, score, session_errors
+from imu import GRAVITY_MPS2
 from imu.pipeline import analyze_samples
-from imu.rotation import quat_to_matrix
 
 simulate = pytest.importorskip("imu.simulate.session").simulate
 
-# Turn windows: the pelvis heading changing faster than this, averaged over 1 s.
-TURN_RATE_DPS = 25.0
-TURN_MARGIN_S = 3.0  # the accelerometer correction's time constant
-STOP_MARGIN_S = 5.0
+PRESETS = ["walk-basic", "run-asymmetric", "lunges-unstable", "postpartum-rehab-session",
+           "run-no-calibration"]
+SEEDS = [11, 14]
 
 
-def _steady_mask(result, time_s: np.ndarray) -> np.ndarray:
-    truth = result.truth
-    r_ps = np.asarray(truth.events["mounting"])  # R_pelvis_sensor
-    r_ep = quat_to_matrix(truth.quat_earth_sensor) @ r_ps.T
-    heading = np.unwrap(decompose(r_ep)[2])
-    rate = np.gradient(np.degrees(heading), time_s)
-    k = max(1, int(round(result.rate_hz)))
-    smooth = np.convolve(rate, np.ones(k) / k, mode="same")
-    bad = np.abs(smooth) > TURN_RATE_DPS
-    steady = np.ones(time_s.size, bool)
-    idx = np.flatnonzero(bad)
-    if idx.size:
-        edges = np.flatnonzero(np.diff(idx) > 1)
-        starts = np.r_[idx[0], idx[edges + 1]]
-        ends = np.r_[idx[edges], idx[-1]]
-        for a, b in zip(starts, ends):
-            steady &= ~((time_s > time_s[a] - TURN_MARGIN_S) & (time_s < time_s[b] + TURN_MARGIN_S))
-    segs = truth.events["segments"]
-    for prev, cur in zip(segs[:-1], segs[1:]):
-        if prev["type"] == "run" and cur["type"] == "stand":
-            steady &= ~((time_s >= cur["start_s"] - 1.0) & (time_s < cur["start_s"] + STOP_MARGIN_S))
-    return steady
-
-
-def _rmse(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((a[m] - b[m]) ** 2)))
-
-
-def session_errors(preset: str, seed: int, duration_scale: float) -> dict:
-    """RMSE (deg) of the pipeline against truth for one simulated session."""
-    res = simulate(preset, seed=seed, duration_scale=duration_scale, mounting="random")
-    an = analyze_samples(res.block, res.rate_hz)
-    assert an.alignment is not None, an.message
-    t = an.time_s
-    has = np.isfinite(an.tilt_deg)
-    steady = has & _steady_mask(res, t)
-    tr = res.truth
-    out = {"calibration": an.alignment.anterior_method, "steady_fraction": steady.sum() / has.sum()}
-    for name in ("tilt", "obliquity", "rotation"):
-        est, true = getattr(an, f"{name}_deg"), getattr(tr, f"{name}_deg")
-        out[f"{name}_all"] = _rmse(est, true, has)
-        out[f"{name}_steady"] = _rmse(est, true, steady)
-    return out
-
-
-CASES = [
-    ("postpartum-rehab-session", 11, 0.5),
-    ("lunges-unstable", 12, 0.5),
-    ("walk-basic", 13, 0.6),
-    ("run-asymmetric", 14, 0.4),
-    ("run-no-calibration", 15, 0.4),
-]
-
-
-@pytest.mark.parametrize("preset,seed,scale", CASES)
-def test_pipeline_recovers_angles_of_simulated_sessions(preset, seed, scale):
-    e = session_errors(preset, seed, scale)
-    assert e["steady_fraction"] > 0.7
-    # Measured over 2 seeds each: steady tilt 0.24-1.67, obliquity 0.12-1.21, rotation 0.09-0.67.
-    assert e["tilt_steady"] < 2.0 and e["obliquity_steady"] < 1.5, e
-    assert e["rotation_steady"] < 1.0, e
-    # Whole session including turns and stops: bounded, rotation within target.
-    assert e["tilt_all"] < 3.5 and e["obliquity_all"] < 2.0, e
-    assert e["rotation_all"] < 2.0, e
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pipeline_meets_the_issue_target_on_simulated_sessions(preset, seed):
+    e = session_errors(preset, seed)
+    # Measured (seeds 11, 14): tilt 0.26-0.77, obliquity 0.23-0.64, rotation 0.05-0.22 deg.
+    for angle in ("tilt", "obliquity", "rotation"):
+        assert e.all_deg[angle] < TARGET_DEG[angle], (angle, e)
+        assert e.steady_deg[angle] <= e.all_deg[angle] + 0.05, (angle, e)
+    assert e.steady_fraction > 0.75
     if preset == "run-no-calibration":
-        assert e["calibration"] == "gait-running"
+        assert e.calibration == "gait-running"
+
+
+def test_supine_obliquity_error_is_the_accelerometer_offset():
+    """Seed 3's device has a -38.5 mg offset along the medio-lateral axis. Standing, it is
+    taken in by the calibration; supine, it reads as obliquity of about -offset / g, and
+    nowhere else. Without that offset the same session meets the target."""
+    res = simulate("postpartum-rehab-session", seed=3, mounting="random")
+    offset = np.asarray(res.truth.events["mounting"]) @ np.asarray(
+        res.truth.info["device_errors"]["acc_bias_mps2"])  # pelvis frame
+    expected_deg = -np.degrees(offset[1] / GRAVITY_MPS2)
+    assert expected_deg > 2.0, "the test needs a device with a large medio-lateral offset"
+    an = analyze_samples(res.block, res.rate_hz)
+    err = an.obliquity_deg - res.truth.obliquity_deg
+    supine = res.truth.tilt_deg < -60.0
+    ok = np.isfinite(err)
+    # Measured: 2.8 deg supine for 2.2 expected (the bridge tilts the pelvis past 90 deg).
+    assert 0.8 * expected_deg < np.mean(err[supine & ok]) < 1.5 * expected_deg
+    assert abs(np.mean(err[~supine & ok])) < 0.3
+
+    no_offset = replace(res.errors, acc_bias_mg=0.0)  # the same device otherwise
+    clean = simulate("postpartum-rehab-session", seed=3, mounting="random", errors=no_offset)
+    e = score(clean, analyze_samples(clean.block, clean.rate_hz))
+    assert all(e.all_deg[a] < TARGET_DEG[a] for a in TARGET_DEG), e

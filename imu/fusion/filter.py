@@ -9,7 +9,9 @@ Time handling:
 - Irregular intervals: each sample's gyro is integrated over its real interval
   `time_s[k] - time_s[k-1]` (also across block boundaries), not over 1/rate.
 - Short gaps (`gap_before` True, at most `gap_bridge_max_s`): bridged like a long
-  interval (the sample after the gap is integrated over the whole interval).
+  interval: one angular rate, chosen by `gap_fill` (`imu.fusion.gap_fill`: by default
+  the previous stride's rotation over the same stretch in gait, else the rates either
+  side interpolated), is integrated over the whole interval.
 - Longer gaps: the gyro is not integrated across the gap (there is no rotation data
   for it); the sample after the gap re-initialises the inclination from its
   accelerometer reading, keeping the heading. No samples are ever interpolated.
@@ -23,6 +25,7 @@ import numpy as np
 
 from imu.errors import SampleDataError, SettingsError
 from imu.fusion.backend import FilterAdapter
+from imu.fusion.gap_fill import HISTORY_S, fill_gap
 from imu.fusion.registry import build_adapter
 from imu.fusion.settings import FusionSettings, FusionStatus
 from imu.samples import SampleBlock, nominal_rate_hz
@@ -47,6 +50,10 @@ class OrientationFilter:
         self._rate_hz = rate
         self._adapter: FilterAdapter = build_adapter(settings, rate)
         self._last_time_s: float | None = None
+        # Raw samples since the last gap (at most HISTORY_S), for filling bridged gaps.
+        self._history_n = int(round(HISTORY_S * rate)) + 1
+        self._hist_t = np.empty(0)
+        self._hist_gyr = np.empty((0, 3))
         self._samples = 0
         self._since_gap = 0
         self._gaps = 0
@@ -86,6 +93,7 @@ class OrientationFilter:
         run_start[0] |= first_ever
         gaps_here = int(np.count_nonzero(block.gap_before)) - int(first_ever and block.gap_before[0])
         dt[run_start] = 0.0
+        gyr = self._filled_gyro(block, run_start)
 
         out = np.empty((n, 4))
         starts = np.flatnonzero(run_start)
@@ -96,7 +104,7 @@ class OrientationFilter:
             if run_start[a]:
                 keep_heading = not (first_ever and a == 0)
                 self._adapter.restart(block.acc_mps2[a], None if mag is None else mag[a], keep_heading)
-            out[a:b] = self._adapter.process(block.gyr_rps[a:b], block.acc_mps2[a:b],
+            out[a:b] = self._adapter.process(gyr[a:b], block.acc_mps2[a:b],
                                              None if mag is None else mag[a:b], dt[a:b])
 
         self._last_time_s = float(t[-1])
@@ -104,6 +112,35 @@ class OrientationFilter:
         self._gaps += gaps_here
         self._since_gap = (n - int(starts[-1])) if starts.size else self._since_gap + n
         self._reinit_in_last_update = gaps_here > 0
+        return out
+
+    def _filled_gyro(self, block: SampleBlock, run_start: np.ndarray) -> np.ndarray:
+        """The block's gyro with the rate of each bridged gap's sample replaced (gap_fill).
+
+        Keeps the last HISTORY_S of gyro since the last run start, evenly spaced (the
+        missing samples of bridged gaps filled in), across blocks.
+        """
+        t, gyr = block.time_s, block.gyr_rps
+        bridged = block.gap_before & ~run_start
+        events = np.flatnonzero(bridged | run_start)
+        out = gyr.copy() if bridged.any() else gyr
+        hist_t, hist_g = self._hist_t, self._hist_gyr
+        prev = 0
+        for k in events.tolist():
+            hist_t = np.concatenate((hist_t, t[prev:k]))[-self._history_n:]
+            hist_g = np.concatenate((hist_g, gyr[prev:k]))[-self._history_n:]
+            if run_start[k]:
+                hist_t, hist_g = np.empty(0), np.empty((0, 3))
+            else:
+                out[k], filled = fill_gap(hist_t, hist_g, float(t[k]), gyr[k], self._rate_hz,
+                                          self._settings.gap_fill)
+                slots = hist_t[-1] + (t[k] - hist_t[-1]) * np.arange(1, filled.shape[0] + 1) / (
+                    filled.shape[0] + 1)
+                hist_t = np.concatenate((hist_t, slots))[-self._history_n:]
+                hist_g = np.concatenate((hist_g, filled))[-self._history_n:]
+            prev = k
+        self._hist_t = np.concatenate((hist_t, t[prev:]))[-self._history_n:]
+        self._hist_gyr = np.concatenate((hist_g, gyr[prev:]))[-self._history_n:]
         return out
 
     @property
