@@ -19,3 +19,12 @@ def shared_data() -> Path:
     if not d.is_dir():
         pytest.skip(f"development data not found at {d} (set PELVIS_SHARED_DATA)")
     return d
+
+
+@pytest.fixture(scope="session")
+def emu():
+    """The emulated BlueZ with the BLE tests' virtual sensors (tests/ble_fixtures.py),
+    started once for all BLE test modules."""
+    from tests.ble_fixtures import running_emulator
+
+    yield from running_emulator()
