@@ -34,6 +34,7 @@ test: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	$(PY) -m bench.fusion_accuracy
 	$(PY) -m bench.throughput
+	$(PY) -m bench.dashboard_latency
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -17,6 +17,12 @@ SUBCOMMAND_MODULES = (
     "imu.cli.import_csv",
     "imu.cli.simulate",
     "imu.cli.demo",
+    "imu.cli.live",
+    "imu.cli.replay",
+    "imu.cli.report",
+    "imu.cli.scan",
+    "imu.cli.record",
+    "imu.cli.emulate",
 )
 
 

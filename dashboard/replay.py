@@ -1,0 +1,154 @@
+"""Replay: a file run through the same pipeline as live, shown as of any moment.
+
+The whole file is analysed once (the pipeline's results do not depend on how the
+samples are split, and every analysis item says when live would have reported it),
+so the view at position t shows the angles up to t and the items reported by t:
+exactly what the live view showed at that moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imu.events.model import AnalysisEvent
+from imu.inputs import LoadedInput, load_input
+from imu.pipeline import Analysis, PipelineSettings, analyze_samples
+
+from dashboard.buffers import AngleSlice
+from dashboard.stream import DISPLAY_RATE_HZ
+
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_TICK_S = 0.5
+"""A late tick advances at most this much wall time (a stalled tab does not jump)."""
+CACHE_FILES = 4
+
+
+def settings_for(loaded: LoadedInput) -> PipelineSettings:
+    """The pipeline settings a recording was made with (defaults for CSV and old files)."""
+    stored = loaded.settings.get("pipeline") if loaded.settings else None
+    return PipelineSettings.from_dict(stored) if isinstance(stored, dict) else PipelineSettings()
+
+
+@dataclass(frozen=True)
+class ReplayData:
+    """One analysed file."""
+
+    name: str
+    loaded: LoadedInput
+    analysis: Analysis
+    reported_s: np.ndarray
+    """reported_time_s of each analysis item, in report order."""
+
+    @property
+    def events(self) -> tuple[AnalysisEvent, ...]:
+        return self.analysis.events
+
+    @property
+    def origin_s(self) -> float:
+        return float(self.analysis.time_s[0])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.analysis.time_s[-1] - self.analysis.time_s[0])
+
+    @property
+    def decimation(self) -> int:
+        return max(1, int(round(self.analysis.rate_hz / DISPLAY_RATE_HZ)))
+
+    def events_until(self, position_s: float) -> tuple[AnalysisEvent, ...]:
+        """Items live had reported when the stream reached `position_s` (from the start)."""
+        n = int(np.searchsorted(self.reported_s, self.origin_s + position_s, side="right"))
+        return self.events[:n]
+
+    def display_points(self, after_s: float, until_s: float, limit: int | None = None) -> AngleSlice:
+        """Display points (decimated as live decimates) with after_s < t - origin <= until_s."""
+        a = self.analysis
+        t = a.time_s - self.origin_s
+        i0 = int(np.searchsorted(t, after_s, side="right"))
+        i1 = int(np.searchsorted(t, until_s, side="right"))
+        d = self.decimation
+        i0 = -(-i0 // d) * d  # round up to the decimation grid
+        idx = np.arange(i0, i1, d)
+        if limit is not None:
+            idx = idx[-limit:]
+        nan = np.full(idx.size, np.nan)
+        start = int(idx[0] // d) if idx.size else i1 // d
+        return AngleSlice(start, start + idx.size, a.time_s[idx], a.tilt_deg[idx],
+                          a.obliquity_deg[idx], a.rotation_deg[idx], nan)
+
+
+def analyse_file(path: Path, name: str) -> ReplayData:
+    """Load and analyse a recording or CSV (raises the loaders' errors)."""
+    loaded = load_input(path)
+    analysis = analyze_samples(loaded.samples, loaded.rate_hz, settings_for(loaded))
+    reported = np.array([e.reported_time_s for e in analysis.events], dtype=float)
+    return ReplayData(name, loaded, analysis, reported)
+
+
+class ReplayLibrary:
+    """Analysed files, cached by (path, size, modification time); thread-safe."""
+
+    def __init__(self, max_files: int = CACHE_FILES) -> None:
+        self._cache: OrderedDict[tuple, ReplayData] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_files
+
+    def get(self, path: Path, name: str) -> ReplayData:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        data = analyse_file(path, name)
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return data
+
+
+def advance(position_s: float, speed: float, wall_dt_s: float, duration_s: float) -> tuple[float, bool]:
+    """The new play position and whether playing goes on (it stops at the end)."""
+    dt = min(max(wall_dt_s, 0.0), MAX_TICK_S)
+    new = min(position_s + dt * speed, duration_s)
+    return new, new < duration_s
+
+
+@dataclass
+class Player:
+    """Where one browser tab's replay is: kept on the server, so a click and a tick that
+    cross on the way cannot undo each other."""
+
+    name: str
+    position_s: float = 0.0
+    playing: bool = False
+    speed: float = 1.0
+    wall_s: float = 0.0
+
+
+class PlayerRegistry:
+    """Players by browser-tab id (bounded: the oldest tabs are forgotten)."""
+
+    def __init__(self, max_tabs: int = 64) -> None:
+        self._players: OrderedDict[str, Player] = OrderedDict()
+        self._max = max_tabs
+        self.lock = threading.Lock()
+
+    def player(self, tab: str, name: str) -> tuple[Player, bool]:
+        """The tab's player for file `name` (a new one when the file changed); True if new.
+        Call with `lock` held."""
+        p = self._players.get(tab)
+        fresh = p is None or p.name != name
+        if fresh:
+            p = Player(name)
+            self._players[tab] = p
+            while len(self._players) > self._max:
+                self._players.popitem(last=False)
+        self._players.move_to_end(tab)
+        return p, fresh
