@@ -33,8 +33,8 @@ class ActivityTracker:
             return "calibration"   # before the alignment: standing still and hinges
         if gait.in_gait(now_s):
             return "running" if gait.running else "walking"
-        if reps.state == "active" or (reps._last_rep_end is not None
-                                      and now_s - reps._last_rep_end < REP_RECENT_S):
+        last = reps.last_rep_end_s
+        if reps.state == "active" or (last is not None and now_s - last < REP_RECENT_S):
             return "exercise"
         t = hist.col("time_s")
         a = int(np.searchsorted(t, now_s - 1.0))

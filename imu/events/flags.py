@@ -16,10 +16,6 @@ from imu.events.profile import Profile
 TURN_RATE_MAX_DPS = 20.0
 
 
-def _side_word(side: str | None) -> str:
-    return f"{side} " if side else ""
-
-
 class FlagRules:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile

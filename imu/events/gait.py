@@ -123,7 +123,7 @@ class GaitDetector:
         # Three steps in rhythm make a bout: a single step (a lunge) does not.
         return len(st) >= 3 and now_s - st[-1].ic_time_s < 2.5 * st[-1].period_s + 0.3
 
-    def process(self, hist, now_s: float, activity: str) -> list:
+    def process(self, hist, now_s: float) -> list:
         """Look at the history (a SignalHistory) after a hop; return newly final items."""
         t = hist.col("time_s")
         n = t.size
@@ -206,7 +206,6 @@ class GaitDetector:
         # Toe-offs and stances.
         if jerk is None:
             return out
-        smooth_up = None
         for idx, st in enumerate(steps):
             if st.side is None or st.to_time_s is not None:
                 continue
@@ -215,8 +214,6 @@ class GaitDetector:
                 if final_end - st.ic_time_s > TO_GIVE_UP_S:
                     st.to_time_s = float("nan")   # the stance could not be closed: no stride
                 continue
-            if smooth_up is None:
-                smooth_up = hist.col("up_mps2")
             k_to, flight = found
             st.to_index = hist.first_index + k_to
             st.to_time_s = float(t[k_to])
@@ -254,7 +251,7 @@ class GaitDetector:
             end_t = t[p0] + 0.6 * period
         else:
             if idx + 1 >= len(steps):
-                return None if t[-1] - st.ic_time_s < 2.5 * period + 0.3 else None
+                return None
             nxt = steps[idx + 1]
             start = nxt.peak_index - hist.first_index
             end_t = t[start] + 0.4 * period

@@ -19,6 +19,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import numpy as np
+
 from imu.errors import SettingsError
 
 
@@ -135,7 +137,6 @@ BASELINE_METRICS = ("contralateral_drop_deg", "rotation_peak_dev_deg", "tilt_pea
 
 def baseline_from_reps(reps) -> dict:
     """Mean and SD per exercise, side and metric from a list of (good) Rep items."""
-    import numpy as np
     groups: dict = {}
     for r in reps:
         groups.setdefault(r.exercise, {}).setdefault(r.side or "none", []).append(r)

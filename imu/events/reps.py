@@ -81,8 +81,8 @@ class RepDetector:
         self._checked_until = -np.inf
 
     def reset(self) -> None:
-        """Lost samples: drop a rep in progress (its shape is unknown). The rest
-        posture is kept, except its heading, which a gap makes unrelated."""
+        """A long loss of samples: drop the rep in progress (its shape is unknown) and
+        settle before the next one; the rest posture is kept."""
         self._state = "idle"          # idle | active | settle
         self._start_t = 0.0
         self._peak = 0.0
@@ -95,6 +95,11 @@ class RepDetector:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def last_rep_end_s(self) -> float | None:
+        """End time of the last reported rep (None before the first)."""
+        return self._last_rep_end
 
     def process(self, hist, now_s: float, activity, in_gait: bool) -> list[Rep]:
         t = hist.col("time_s")

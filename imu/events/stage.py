@@ -85,8 +85,7 @@ class EventStage:
         now = float(sig.time_s[-1])
         items: list[AnalysisEvent] = []
         items += self.activity.update(self._hist, now, self.gait, self.reps)
-        activity = self.activity.current
-        items += self.gait.process(self._hist, now, activity)
+        items += self.gait.process(self._hist, now)
         items += self.reps.process(self._hist, now, self.activity, self.gait.in_gait(now))
         extra: list[AnalysisEvent] = []
         for it in items:
