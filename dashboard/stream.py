@@ -55,17 +55,6 @@ def with_exercise(settings: PipelineSettings, exercise: str) -> PipelineSettings
     return settings
 
 
-def calibration_progress(pipeline: Pipeline) -> CalibrationProgress | None:
-    """The pipeline's calibration progress (None when it was given an alignment)."""
-    getter = getattr(pipeline, "calibration_progress", None)
-    if getter is not None:
-        return getter()
-    if pipeline.status_message().startswith("Using the alignment"):
-        return None
-    # Pipeline does not expose its detector yet; read it here, in one place.
-    return pipeline._detector.progress()  # noqa: SLF001
-
-
 @dataclass(frozen=True)
 class RecordingState:
     path: str
@@ -346,7 +335,7 @@ class LiveStream:
                 self._generation, self._thread is not None and self._thread.is_alive(),
                 self._source.status() if self._source else None, self._error,
                 pipe.status_message() if pipe else "",
-                calibration_progress(pipe) if pipe else None,
+                pipe.calibration_progress() if pipe else None,
                 pipe.alignment if pipe else None, self._events_total, rec,
                 self._exercise, float(last.time_s[-1]) if last is not None else None,
                 self._time_origin)

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from imu.angles import HEADING_WINDOW_S
-from imu.calibration import Alignment, AlignmentDetector, CalibrationSettings
+from imu.calibration import Alignment, AlignmentDetector, CalibrationProgress, CalibrationSettings
 from imu.errors import SettingsError
 from imu.events.model import EXERCISES, AnalysisEvent
 from imu.events.profile import Profile
@@ -113,6 +113,11 @@ class Pipeline:
         if self._given_alignment:
             return "Using the alignment given at start."
         return self._detector.status_message()
+
+    def calibration_progress(self) -> CalibrationProgress | None:
+        """Counters of the running calibration, for a progress display; None when the
+        alignment was given at start."""
+        return None if self._given_alignment else self._detector.progress()
 
     def feed(self, block: SampleBlock) -> PipelineOutput:
         n = len(block)

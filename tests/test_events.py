@@ -8,7 +8,6 @@ regression guard) and says so.
 from __future__ import annotations
 
 import json
-import tomllib
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from imu.events.profile import Profile, baseline_from_reps, baseline_toml, load_
 from imu.events.reps import sparc
 from imu.events.variability import band_of
 from imu.pipeline import Pipeline, analyze_samples
+from imu.simulate.scoring import score_gait, score_reps
 
 simulate = pytest.importorskip("imu.simulate.session").simulate
 
@@ -46,21 +46,15 @@ def gait_session(request):
 
 def test_initial_contacts_timing_and_side(gait_session):
     res, an = gait_session
-    ics = [e for e in an.events if isinstance(e, GaitEvent) and e.kind == "ic"]
-    truth = res.truth.events["initial_contacts"]
-    det_t = np.array([e.time_s for e in ics])
-    tp, fp, fn, errs = _match(det_t, np.array([e["time_s"] for e in truth]))
-    f1 = 2 * tp / (2 * tp + fp + fn)
-    assert f1 >= 0.99, (tp, fp, fn)
-    assert np.mean(np.abs(errs)) <= 0.020
-    tt = np.array([e["time_s"] for e in truth])
-    sides = [truth[int(np.argmin(np.abs(tt - e.time_s)))]["side"] == e.side for e in ics]
-    # Target 99 %; measured 98.9-100 %: the first step of a bout can get the wrong side.
-    assert np.mean(sides) >= 0.98
-    delays = np.array([e.reported_time_s - e.time_s for e in ics])
+    g = score_gait(an.events, res.truth)
+    assert g.f1 >= 0.99, (g.ic_true, g.ic_found, g.ic_matched)
+    assert np.mean(np.abs(g.ic_timing_errors_s)) <= 0.020
+    # A missed step no longer swaps the sides after it (parity from step periods).
+    assert g.side_fraction >= 0.99
+    delays = np.array(g.ic_delays_s)
     assert np.all(delays >= 0)
-    # Target: at most 0.5 s. Measured: max 0.40 s walking; running p99 0.47 s, but a
-    # few steps right after a change of rhythm come later (up to ~0.8 s).
+    # Target: at most 0.5 s. Measured: p99 0.40-0.49 s; a bout's first one or two steps
+    # are found once the rhythm shows and come up to ~1 s late (docs/events.md).
     assert np.percentile(delays, 99) <= 0.5
 
 
@@ -127,29 +121,31 @@ def test_real_treadmill_run(shared_data):
 
 def test_lunge_reps_and_flags():
     res = simulate("lunges-unstable", seed=1, mounting="random")
-    an = analyze_samples(res.block, res.rate_hz)
-    reps = [e for e in an.events if isinstance(e, Rep)]
-    truth = res.truth.reps
-    flagged = {f.cycle for f in an.events if isinstance(f, Flag) and isinstance(f.cycle, int)
-               and f.activity == "lunge"}
-    matched = tp = fp = fn = right_side = right_exercise = 0
-    for x in truth:
-        c = [r for r in reps if x["start_time_s"] - 0.5 <= r.turn_time_s <= x["end_time_s"] + 0.5]
-        if not c:
-            continue
-        r = c[0]
-        matched += 1
-        right_side += r.side == x["side"]
-        right_exercise += r.exercise == "lunge"
-        bad, fl = x["fault"] is not None, r.index in flagged
-        tp += bad and fl
-        fp += (not bad) and fl
-        fn += bad and not fl
-    # Target (issue 4, still open): every rep. Measured 73/76 on this seed; other seeds
-    # can lose a whole set when the rest posture is learned wrongly (docs/events.md).
-    assert matched >= 0.9 * len(truth) and len(reps) <= len(truth)
-    assert right_side >= 0.95 * matched and right_exercise >= 0.95 * matched
-    assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.95
+    r = score_reps(analyze_samples(res.block, res.rate_hz).events, res.truth)
+    # Target (issue 4, still open): every rep, every set exact. Measured on this seed:
+    # 76 of 76 found, 7 of 8 sets exact (two reps of one set merged into one).
+    assert r.reps_matched >= 0.97 * r.reps_true and r.reps_found <= r.reps_true + 1
+    assert r.side_correct >= 0.95 * r.reps_matched
+    assert r.exercise_correct >= 0.95 * r.reps_matched
+    assert r.flag_precision >= 0.95 and r.flag_recall >= 0.95
+    assert np.mean(np.abs(r.drop_errors_deg)) <= 1.0
+
+
+@pytest.mark.parametrize("name", ["hip bridge, not level", "kickback, rotation"])
+def test_reps_whose_hold_is_longer_than_the_rest(name):
+    """Bridges hold at the top and kickbacks barely move: the rest posture must be the
+    lying / all-fours one, not the hold, and every rep is counted."""
+    from bench.events_accuracy import session_text
+    from imu.simulate.script import parse_text
+
+    res = simulate(parse_text(session_text(name), source=name), seed=2)
+    r = score_reps(analyze_samples(res.block, res.rate_hz).events, res.truth)
+    assert r.reps_found == r.reps_matched == r.reps_true
+    assert r.sets_exact == r.sets_true
+    assert r.flag_precision == 1.0 and r.flag_recall == 1.0
+    # Target: every rep within 1.0 deg. Measured: mean 0.2-0.5 deg, but a bridge's
+    # obliquity while rolling up can add up to ~2 deg on a few reps.
+    assert np.mean(np.abs(r.drop_errors_deg)) <= 0.5
 
 
 def test_live_equals_replay_for_any_block_size():

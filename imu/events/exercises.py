@@ -22,6 +22,9 @@ from dataclasses import dataclass
 POSTURE_STANDING = "standing"
 POSTURE_SUPINE = "supine"
 POSTURE_QUADRUPED = "quadruped"
+# Pelvic tilt of each posture at rest relative to standing: the rehab reps move away
+# from it (a lunge tips forward, a bridge lifts the pelvis past flat).
+NEUTRAL_TILT_DEG = {POSTURE_STANDING: 0.0, POSTURE_SUPINE: -90.0, POSTURE_QUADRUPED: 90.0}
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ known (about 0.25 s after it) and each stance once its toe-off is certain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from imu import GRAVITY_MPS2
 from imu.events.model import GaitEvent, Side, Stride
@@ -46,12 +46,59 @@ SIDE_TO = 0.4
 SIDE_MAX_S = 0.2            # ...but no later than this, to report within 0.5 s
 VOTE_STEPS = 10
 TO_GIVE_UP_S = 1.5
+RESCAN_STEPS = 2.0          # look-back (in steps) for a bout's first steps once its rhythm shows
+PERIOD_EVERY_HOPS = 5       # the step period changes slowly: re-estimate every few hops
 FLIGHT_UP_MPS2 = -0.6 * GRAVITY_MPS2  # below this (specific force < 0.4 g): airborne
 
 
 def lookahead_s() -> float:
     """Seconds of signal needed after a sample before its smoothed value is final."""
     return SMOOTH_TRUNCATE * ANCHOR_SIGMA_S + 0.01
+
+
+def _reach(sigma_s: float, rate_hz: float) -> int:
+    """Samples on each side that a Gaussian of sigma_s (truncated) reaches."""
+    return int(SMOOTH_TRUNCATE * sigma_s * rate_hz + 0.5)
+
+
+@lru_cache(maxsize=8)
+def _gauss_kernel(sigma_s: float, rate_hz: float) -> np.ndarray:
+    m = _reach(sigma_s, rate_hz)
+    x = np.arange(-m, m + 1) / (sigma_s * rate_hz)
+    k = np.exp(-0.5 * x * x)
+    return k / k.sum()
+
+
+def gaussian_smooth(x: np.ndarray, sigma_s: float, rate_hz: float) -> np.ndarray:
+    """Gaussian smoothing (truncated at SMOOTH_TRUNCATE sigma), ends extended with the
+    edge values; as scipy.ndimage.gaussian_filter1d(mode='nearest') but without its
+    per-call overhead, which dominates on the short windows filtered every hop."""
+    k = _gauss_kernel(sigma_s, rate_hz)
+    m = k.size // 2
+    if x.size == 0:
+        return x.astype(float)
+    padded = np.concatenate((np.full(m, x[0]), x, np.full(m, x[-1])))
+    return np.convolve(padded, k, mode="valid")
+
+
+def _gradient(x: np.ndarray) -> np.ndarray:
+    """np.gradient of a 1-D array with unit spacing (central inside, one-sided at the
+    ends), without its per-call overhead."""
+    g = np.empty_like(x)
+    if x.size < 2:
+        g[:] = 0.0
+        return g
+    g[1:-1] = 0.5 * (x[2:] - x[:-2])
+    g[0], g[-1] = x[1] - x[0], x[-1] - x[-2]
+    return g
+
+
+def _smooth_anchor(up: np.ndarray, a: int, b: int, rate_hz: float) -> np.ndarray:
+    """The step-peak smoothing of up[a:b], filtered with margin so that the values equal
+    those of filtering the whole array."""
+    m = _reach(ANCHOR_SIGMA_S, rate_hz)
+    lo, hi = max(0, a - m), min(up.size, b + m)
+    return gaussian_smooth(up[lo:hi], ANCHOR_SIGMA_S, rate_hz)[a - lo:a - lo + (b - a)]
 
 
 def step_period_s(x: np.ndarray, rate_hz: float) -> tuple[float, float]:
@@ -111,9 +158,14 @@ class GaitDetector:
         self.step_period_s: float | None = None
         self.periodicity = 0.0
         self.running = False
+        self._hops = 0
+        self._rhythm = False
+        self._reset_t = -np.inf
 
-    def reset(self) -> None:
-        """Forget the current bout (after a gap or when gait stops)."""
+    def reset(self, gap_end_s: float | None = None) -> None:
+        """Forget the current bout (after a gap ending at gap_end_s, or when gait stops)."""
+        if gap_end_s is not None:
+            self._reset_t = gap_end_s
         self._bout = _Bout()
         self._last_ic_by_side.clear()
         self._last_to_by_side.clear()
@@ -128,37 +180,56 @@ class GaitDetector:
         t = hist.col("time_s")
         n = t.size
         rate = self.rate_hz
+        self._hops += 1
         if n < int(1.5 * rate):
             return []
         up = hist.col("up_mps2")
         final_end = now_s - lookahead_s()
         k_final = int(np.searchsorted(t, final_end, side="right"))
-        smooth = gaussian_filter1d(up, ANCHOR_SIGMA_S * rate, truncate=SMOOTH_TRUNCATE,
-                                   mode="nearest")
-        win0 = int(np.searchsorted(t, final_end - 4.0))
-        period, r = step_period_s(smooth[win0:k_final], rate)
-        self.step_period_s, self.periodicity = (period if np.isfinite(period) else None), r
+        if self._hops % PERIOD_EVERY_HOPS == 0:
+            win0 = int(np.searchsorted(t, final_end - 4.0))
+            period, r = step_period_s(_smooth_anchor(up, win0, k_final, rate), rate)
+            self.step_period_s, self.periodicity = (period if np.isfinite(period) else None), r
+        period, r = self.step_period_s, self.periodicity
         out: list = []
-        if not np.isfinite(period) or r < MIN_PERIODICITY:
+        if period is None or r < MIN_PERIODICITY:
             self._checked_until = max(self._checked_until, final_end)
+            self._rhythm = False
             out += self._report(hist, now_s, final_end, None)
             return out
+        if not self._rhythm and not self._bout.steps:
+            # The rhythm shows only after a few steps: look back for the first ones
+            # (they are reported late, the only items that are).
+            self._checked_until = max(final_end - RESCAN_STEPS * period, self._reset_t)
+        self._rhythm = True
         w = min(NMS_FRACTION * period, NMS_MAX_S)
-        jerk = np.gradient(gaussian_filter1d(up, JERK_SIGMA_S * rate,
-                                             truncate=SMOOTH_TRUNCATE, mode="nearest")) * rate
         decidable_end = final_end - w
-        i0 = int(np.searchsorted(t, max(self._checked_until, t[0] + 0.5), side="right"))
-        i1 = int(np.searchsorted(t, decidable_end, side="right"))
-        for i in range(max(i0, 1), min(i1, n - 1)):
-            if not (smooth[i] > smooth[i - 1] and smooth[i] >= smooth[i + 1]):
-                continue
-            if smooth[i] < MIN_STEP_PEAK_MPS2:
-                continue
-            a = int(np.searchsorted(t, t[i] - w))
-            b = int(np.searchsorted(t, t[i] + w, side="right"))
-            if smooth[i] < smooth[a:b].max():
-                continue
-            self._add_step(hist, t, smooth, jerk, i, period)
+        i0 = max(int(np.searchsorted(t, max(self._checked_until, t[0] + 0.5), side="right")), 1)
+        i1 = min(int(np.searchsorted(t, decidable_end, side="right")), n - 1)
+        # The filters are local, so only the recent part of the history is filtered: from
+        # the oldest stance still waiting for its toe-off (or the new peaks' search
+        # windows), with the kernel's reach as margin. Values there equal a whole-history
+        # filtering.
+        need_t = t[min(i0, n - 1)] - w - IC_SEARCH_BACK_S
+        first = hist.first_index
+        for st in self._bout.steps:
+            if st.to_time_s is None and st.peak_index >= first and not (st.reported and st.side is None):
+                need_t = min(need_t, float(t[st.peak_index - first]))
+                break
+        lo = max(0, int(np.searchsorted(t, need_t)) - _reach(ANCHOR_SIGMA_S, rate) - 2)
+        smooth = np.full(n, np.nan)
+        smooth[lo:] = _smooth_anchor(up, lo, n, rate)
+        jerk = np.full(n, np.nan)
+        jerk[lo:] = _gradient(gaussian_smooth(up[lo:], JERK_SIGMA_S, rate)) * rate
+        if i1 > i0:
+            seg = smooth[i0 - 1:i1 + 1]
+            peak = (seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= MIN_STEP_PEAK_MPS2)
+            for i in (np.flatnonzero(peak) + i0).tolist():
+                a = int(np.searchsorted(t, t[i] - w))
+                b = int(np.searchsorted(t, t[i] + w, side="right"))
+                if smooth[i] < np.nanmax(smooth[a:b]):
+                    continue
+                self._add_step(hist, t, smooth, jerk, i, period)
         self._checked_until = max(self._checked_until, decidable_end)
         out += self._report(hist, now_s, final_end, jerk)
         return out
@@ -228,7 +299,11 @@ class GaitDetector:
     def _vote(self, idx: int) -> Side:
         steps = self._bout.steps
         lo = max(0, idx - VOTE_STEPS + 1)
-        score = sum(steps[j].evidence * (1 if (idx - j) % 2 == 0 else -1)
+        # Parity from the number of step periods between the steps, not their count: a
+        # missed step (a stop, a stumble) must not swap the sides of the ones after it.
+        t_i, period = steps[idx].ic_time_s, steps[idx].period_s
+        score = sum(steps[j].evidence * (1 if round((t_i - steps[j].ic_time_s) / period) % 2 == 0
+                                         else -1)
                     for j in range(lo, idx + 1))
         return "right" if score >= 0 else "left"
 

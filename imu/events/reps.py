@@ -10,9 +10,11 @@ posture, the working side's contralateral drop, tempo and smoothness (SPARC).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from imu.events.exercises import EXERCISE_INFO, classify_rep, posture_of
+from imu.events.exercises import EXERCISE_INFO, NEUTRAL_TILT_DEG, classify_rep, posture_of
 from imu.events.model import Rep, Side
 
 STILL_RPS = 0.2            # gyro norm, smoothed: below this the pelvis is still...
@@ -28,7 +30,14 @@ END_STILL_S = 0.25
 MIN_REP_S = 0.8
 MAX_REP_S = 90.0
 POSTURE_CHANGE_DEG = 45.0
-SETTLE_S = 1.0
+SETTLE_S = 0.5
+END_STABLE_DEG = 1.0       # at the end, tilt and obliquity move less than this over...
+END_STABLE_S = 0.25        # ...this long (a slow return is not yet the end)
+NEUTRAL_MARGIN_DEG = 2.0
+REST_STEADY_DEG = 0.6
+_add = np.add.reduce  # without ndarray.mean's wrappers: this runs at every tick
+TICK_HZ = 40.0
+STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
 
 
 def sparc(speed: np.ndarray, rate_hz: float, fc_hz: float = 10.0, amp_th: float = 0.05) -> float:
@@ -78,6 +87,7 @@ class RepDetector:
 
         self._ref: np.ndarray | None = None   # tilt, obliquity, heading (deg)
         self._ref_time = -np.inf
+        self._near_t = -np.inf
         self._checked_until = -np.inf
 
     def reset(self) -> None:
@@ -86,9 +96,11 @@ class RepDetector:
         self._state = "idle"          # idle | active | settle
         self._start_t = 0.0
         self._peak = 0.0
+        self._peak2 = 0.0
         self._peak_t = 0.0
         self._back_since: float | None = None
         self._still_since: float | None = None
+        self._stable_since: float | None = None
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -103,99 +115,168 @@ class RepDetector:
 
     def process(self, hist, now_s: float, activity, in_gait: bool) -> list[Rep]:
         t = hist.col("time_s")
-        tilt = hist.col("tilt_deg")
-        if t.size < 3 or not np.isfinite(tilt[-1]):
+        if t.size < 3 or not np.isfinite(hist.col("tilt_deg")[-1]):
             return []
-        obl = hist.col("obliquity_deg")
-        head = np.degrees(np.unwrap(np.radians(hist.col("heading_deg"))))
-        gyr = hist.col("gyr_norm_rps")
-        k = max(1, int(STILL_SMOOTH_S * self.rate_hz))
-        i0 = int(np.searchsorted(t, max(self._checked_until, t[0]), side="right"))
-        i0 = max(i0, k)
-        out: list[Rep] = []
         if in_gait:
             if self._state == "active":
                 self._state = "settle"
             self._still_since = None
             self._checked_until = now_s
-            return out
-        csum = np.concatenate(([0.0], np.cumsum(gyr)))
-        # Acceleration change against the preceding ~2 s: immune to sensor bias and
-        # to the gravity leak of small tilt errors, which a plain magnitude is not.
-        acc = np.vstack((hist.col("up_mps2"), np.nan_to_num(hist.col("fwd_mps2")),
-                         np.nan_to_num(hist.col("left_mps2"))))
-        asum = np.concatenate((np.zeros((3, 1)), np.cumsum(acc, axis=1)), axis=1)
+            return []
+        k = max(1, int(STILL_SMOOTH_S * self.rate_hz))
         kl = int(2.0 * self.rate_hz)
-        for i in range(i0, t.size):
-            if not np.isfinite(tilt[i]):
+        i0 = max(int(np.searchsorted(t, max(self._checked_until, t[0]), side="right")), k)
+        if i0 >= t.size:
+            return []
+        tilt = hist.col("tilt_deg")
+        obl = hist.col("obliquity_deg")
+        head = hist.col("heading_deg")
+        gyr = hist.col("gyr_norm_rps")
+        acc = hist.rows("up_mps2", "left_mps2")
+        h_ref = self._ref[2] if self._ref is not None else float(head[-1])
+        # The state machine steps at TICK_HZ: rep times to a few hundredths of a second
+        # are plenty, and a per-sample loop was most of the analysis time.
+        dec = max(1, int(round(self.rate_hz / TICK_HZ)))
+        il = list(range(i0 + (-(hist.first_index + i0)) % dec, t.size, dec))
+        tl, ol, tt = tilt[il].tolist(), obl[il].tolist(), t[il].tolist()
+        # Heading relative to the rest heading, wrapped: immune to a wrap at +-180.
+        hl = ((head[il] - h_ref + 180.0) % 360.0 - 180.0).tolist()
+        sl = [self._still_at(gyr, acc, i, k, kl) for i in il]
+
+        def rest_at(i: int, span: int) -> np.ndarray:
+            lo = max(0, i + 1 - span)
+            dh = (head[lo:i + 1] - h_ref + 180.0) % 360.0 - 180.0
+            return np.array([np.nanmean(tilt[lo:i + 1]), np.nanmean(obl[lo:i + 1]),
+                             h_ref + np.nanmean(dh)])
+
+        out: list[Rep] = []
+        for m in range(len(il)):
+            i, ti = il[m], tt[m]
+            if not math.isfinite(tl[m]):
                 continue
-            lo = max(0, i + 1 - k - kl)
-            short = (asum[:, i + 1] - asum[:, i + 1 - k]) / k
-            longm = (asum[:, i + 1 - k] - asum[:, lo]) / max(1, i + 1 - k - lo)
-            still = ((csum[i + 1] - csum[i + 1 - k]) / k < STILL_RPS
-                     and float(np.abs(short - longm).sum()) < STILL_ACC_MPS2)
-            if still:
+            if sl[m]:
                 if self._still_since is None:
-                    self._still_since = float(t[i])
+                    self._still_since = ti
             else:
                 self._still_since = None
-            still_for = t[i] - self._still_since if self._still_since is not None else 0.0
+            still_for = ti - self._still_since if self._still_since is not None else 0.0
+            d = self._dev_rel(tl[m], ol[m], hl[m], h_ref) if self._ref is not None else 0.0
             if self._state in ("idle", "settle"):
-                near = self._ref is not None and self._dev(tilt[i], obl[i], head[i]) < 0.5 * START_DEG
+                near = self._ref is not None and d < 0.5 * START_DEG
                 need = SETTLE_S if self._state == "settle" else (REST_S if near else NEW_REST_S)
-                if still_for >= need:
-                    a = int(np.searchsorted(t, t[i] - REST_S))
-                    self._ref = np.array([tilt[a:i + 1].mean(), obl[a:i + 1].mean(),
-                                          head[a:i + 1].mean()])
-                    self._ref_time = float(t[i])
+                # Only a steady posture is rest: a slow start of a rep (a kickback) is
+                # "still" to the gyro and must not drag the rest posture along.
+                if still_for >= need and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
+                    self._ref = rest_at(i, int(round(REST_S * self.rate_hz)))
+                    self._ref_time = ti
                     self._state = "idle"
-                if self._state == "idle" and self._ref is not None:
-                    d = self._dev(tilt[i], obl[i], head[i])
-                    if d > START_DEG:
-                        self._state = "active"
-                        self._start_t = self._ref_time
-                        self._peak, self._peak_t = d, float(t[i])
-                        self._back_since = None
+                    d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
+                if self._state == "idle" and self._ref is not None and d < 0.5 * START_DEG:
+                    self._near_t = ti
+                if self._state == "idle" and self._ref is not None and d > START_DEG:
+                    self._state = "active"
+                    # The rep starts where the pelvis last sat at its rest posture.
+                    self._start_t = max(self._ref_time, self._near_t)
+                    self._peak, self._peak_t = d, ti
+                    self._peak2 = self._dev2(tl[m], ol[m])
+                    self._back_since = self._stable_since = None
                 continue
             # active
-            d = self._dev(tilt[i], obl[i], head[i])
-            if d > POSTURE_CHANGE_DEG or t[i] - self._start_t > MAX_REP_S:
+            if d > POSTURE_CHANGE_DEG or ti - self._start_t > MAX_REP_S:
                 self._state = "settle"
                 continue
             if d > self._peak:
-                self._peak, self._peak_t = d, float(t[i])
-            back = d < max(END_MIN_DEG, END_FRACTION * self._peak)
-            if back and still:
+                self._peak, self._peak_t = d, ti
+            d2 = self._dev2(tl[m], ol[m])
+            self._peak2 = max(self._peak2, d2)
+            # Back at rest; or tilt and obliquity back while the feet turned a little
+            # (the heading of a new stance is not a rep).
+            back = (d < max(END_MIN_DEG, END_FRACTION * self._peak)
+                    or (d2 < max(END_MIN_DEG, END_FRACTION * self._peak2)
+                        and abs(hl[m] - (self._ref[2] - h_ref)) < STANCE_TURN_DEG
+                        and still_for >= END_STILL_S))
+            stable = sl[m] and self._stable(tilt, obl, i)
+            if stable and still_for >= REST_S and self._wrong_rest(tl[m]):
+                # Still in a posture nearer the neutral one than the rest posture: that
+                # was the hold of a rep (e.g. the top of a bridge) taken for rest.
+                self._ref = rest_at(i, int(round(REST_S * self.rate_hz)))
+                self._ref_time = ti
+                self._state = "idle"
+                continue
+            if not stable:
+                self._stable_since = None
+            elif self._stable_since is None:
+                self._stable_since = ti
+            # Settled for a while well below the peak: the rep is over even if the new
+            # rest posture is not the old one (a knee or hand moved between reps).
+            settled = (self._stable_since is not None and ti - self._stable_since >= NEW_REST_S
+                       and d < 0.5 * self._peak)
+            if settled:
+                self._back_since = self._stable_since
+            if (back and stable) or settled:
                 if self._back_since is None:
-                    self._back_since = float(t[i])
-                if t[i] - self._back_since >= END_STILL_S:
-                    rep = self._finish(hist, t, tilt, obl, head, self._back_since, now_s)
+                    self._back_since = ti
+                if ti - self._back_since >= END_STILL_S:
+                    rep = self._finish(hist, self._back_since, now_s)
                     if rep is not None:
                         out.append(rep)
+                    # Feet may land a little elsewhere: the settled end posture is the
+                    # rest posture of the next rep.
                     self._state = "idle"
-                    a = int(np.searchsorted(t, t[i] - END_STILL_S))
-                    self._ref = np.array([tilt[a:i + 1].mean(), obl[a:i + 1].mean(),
-                                          head[a:i + 1].mean()])
-                    self._ref_time = float(t[i])
+                    self._ref = rest_at(i, int(round(END_STILL_S * self.rate_hz)))
+                    self._ref_time = self._near_t = ti
             else:
                 self._back_since = None
         self._checked_until = float(t[-1])
         return out
 
-    def _dev(self, tilt: float, obl: float, head: float) -> float:
-        r = self._ref
-        return float(np.sqrt((tilt - r[0]) ** 2 + (obl - r[1]) ** 2 + (head - r[2]) ** 2))
+    def _stable(self, tilt: np.ndarray, obl: np.ndarray, i: int, span_s: float = END_STABLE_S,
+                max_deg: float = END_STABLE_DEG) -> bool:
+        """Tilt and obliquity each moved less than max_deg over the last span_s."""
+        a = max(0, i - int(span_s * self.rate_hz))
+        return bool(np.ptp(tilt[a:i + 1]) < max_deg and np.ptp(obl[a:i + 1]) < max_deg)
 
-    def _finish(self, hist, t, tilt, obl, head, end_t: float, now_s: float) -> Rep | None:
+    def _wrong_rest(self, tilt: float) -> bool:
+        """The rest posture is further from its posture's neutral tilt than the pelvis is
+        now by more than NEUTRAL_MARGIN_DEG (reps move away from neutral)."""
+        neutral = NEUTRAL_TILT_DEG[posture_of(float(self._ref[0]))]
+        return abs(tilt - neutral) + NEUTRAL_MARGIN_DEG < abs(self._ref[0] - neutral)
+
+    @staticmethod
+    def _still_at(gyr: np.ndarray, acc: np.ndarray, i: int, k: int, kl: int) -> bool:
+        """Still at sample i: a low mean gyro norm over the last k samples and little
+        change of acceleration against the kl samples before them (immune to sensor bias
+        and to the gravity leak of small tilt errors, which a plain magnitude is not)."""
+        a = i + 1 - k
+        if _add(gyr[a:i + 1]) >= STILL_RPS * k:
+            return False
+        lo = max(0, a - kl)
+        if a <= lo:
+            return False
+        change = np.abs(_add(acc[:, a:i + 1], axis=1) / k - _add(acc[:, lo:a], axis=1) / (a - lo))
+        return bool(_add(change) < STILL_ACC_MPS2)
+
+    def _dev_rel(self, tilt: float, obl: float, hrel: float, h_ref: float) -> float:
+        r = self._ref
+        return math.sqrt((tilt - r[0]) ** 2 + (obl - r[1]) ** 2 + (hrel - (r[2] - h_ref)) ** 2)
+
+    def _dev2(self, tilt: float, obl: float) -> float:
+        r = self._ref
+        return math.sqrt((tilt - r[0]) ** 2 + (obl - r[1]) ** 2)
+
+    def _finish(self, hist, end_t: float, now_s: float) -> Rep | None:
         dur = end_t - self._start_t
         if self._peak < MIN_PEAK_DEG or dur < MIN_REP_S:
             return None
+        t = hist.col("time_s")
         a = int(np.searchsorted(t, self._start_t))
         b = int(np.searchsorted(t, end_t, side="right"))
-        if a < 0 or b - a < 3:
+        if b - a < 3:
             return None
         ref = self._ref
-        dev = np.vstack((tilt[a:b] - ref[0], obl[a:b] - ref[1], head[a:b] - ref[2]))
+        dhead = (hist.col("heading_deg")[a:b] - ref[2] + 180.0) % 360.0 - 180.0
+        dev = np.vstack((hist.col("tilt_deg")[a:b] - ref[0],
+                         hist.col("obliquity_deg")[a:b] - ref[1], dhead))
         rom = np.ptp(dev, axis=1)
         peak = dev[np.arange(3), np.argmax(np.abs(dev), axis=1)]
         posture = posture_of(float(ref[0]))

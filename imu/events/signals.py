@@ -82,8 +82,8 @@ class SignalHistory:
             if n > self._data.shape[1] - keep:
                 self._data = np.concatenate(
                     (self._data, np.full((len(COLUMNS), n), np.nan)), axis=1)
-        self._data[:, self._stop:self._stop + n] = np.vstack(
-            [np.asarray(col, float) for col in sig.columns()])
+        for r, col in enumerate(sig.columns()):
+            self._data[r, self._stop:self._stop + n] = col
         self._stop += n
         if self._stop - self._start > self.capacity:
             extra = self._stop - self._start - self.capacity
@@ -96,6 +96,11 @@ class SignalHistory:
     def col(self, name: str) -> np.ndarray:
         """A view of one column over the whole history (oldest first)."""
         return self._data[COLUMNS.index(name), self._start:self._stop]
+
+    def rows(self, first: str, last: str) -> np.ndarray:
+        """A view of consecutive columns first..last (as rows) over the whole history."""
+        a, b = COLUMNS.index(first), COLUMNS.index(last) + 1
+        return self._data[a:b, self._start:self._stop]
 
     @property
     def first_index(self) -> int:

@@ -78,7 +78,7 @@ class EventStage:
         if sig.gap_before.any() and self._long_gap(sig):
             # Never carry a stride or rep across a long loss (short ones are bridged by
             # the fusion and barely change the signals' shapes).
-            self.gait.reset()
+            self.gait.reset(float(sig.time_s[0]))
             self.reps.reset()
         self._hist.append(sig)
         self._last_t = float(sig.time_s[-1])
