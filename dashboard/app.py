@@ -20,7 +20,7 @@ from dashboard.layout_sessions import session_rows, sessions_layout
 from dashboard.replay import ReplayLibrary
 from dashboard.security import AccessPolicy, access_policy, install_guards
 from dashboard.sessions import SessionIndex, trend_points
-from dashboard.sources import open_source, virtual_choices
+from dashboard.sources import open_source, panel_choices
 from dashboard.stream import LiveStream
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -64,7 +64,7 @@ def create_app(config: DashboardConfig) -> DashboardApp:
     stream = LiveStream(config.recordings_dir, config.window_s)
     library = ReplayLibrary()
     index = SessionIndex(config.recordings_dir, library)
-    choices = virtual_choices()
+    choices = panel_choices(config)
     app.layout = _shell()
     app.validation_layout = html.Div([_shell(), live_layout(config, choices),
                                       replay_layout(config), sessions_layout()])

@@ -43,6 +43,10 @@ class DashboardConfig:
     source_factory: opens a LiveSource for a device key (virtual sensor keys are
         handled by dashboard.sources when this is None).
     scanner: BLE scan function for the connection panel; None = no Bluetooth support.
+    devices: entries listed before the virtual presets in the device list (e.g. the
+        demo's emulated Bluetooth sensor), without a scan.
+    connection_note: the connection panel's first message (e.g. which path the demo
+        streams through); the scanner's unavailable reason is shown when empty.
     virtual_speed: pacing of the virtual sensor (1.0 = real time; tests go faster).
     replay_file: a file to open in the replay view at start.
     """
@@ -55,6 +59,8 @@ class DashboardConfig:
     source_factory: SourceFactory | None = None
     scanner: Scanner | None = None
     scanner_unavailable_reason: str = ""
+    devices: tuple[DeviceChoice, ...] = ()
+    connection_note: str = ""
     virtual_speed: float = 1.0
     replay_file: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES

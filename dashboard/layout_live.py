@@ -32,7 +32,8 @@ def live_layout(config: DashboardConfig, choices: list[DeviceChoice]) -> html.Di
         html.Button("Disconnect", id=ids.LIVE_DISCONNECT, className="btn"),
     ], className="row-controls"),
         html.Div("Not connected.", id=ids.LIVE_LINK, className="link-line"),
-        html.Div(config.scanner_unavailable_reason, id=ids.LIVE_CONNECT_MSG, className="message"))
+        html.Div(config.connection_note or config.scanner_unavailable_reason,
+                 id=ids.LIVE_CONNECT_MSG, className="message"))
     session = card("Session", html.Div([
         html.Label(["Exercise ", dcc.Dropdown(
             id=ids.LIVE_EXERCISE, clearable=False, value="auto", className="exercise",

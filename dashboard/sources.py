@@ -24,6 +24,11 @@ def virtual_choices() -> list[DeviceChoice]:
             for p in preset_names()]
 
 
+def panel_choices(config: DashboardConfig) -> list[DeviceChoice]:
+    """The device list at start: the configured devices, then the virtual presets."""
+    return list(config.devices) + virtual_choices()
+
+
 def open_source(key: str, config: DashboardConfig) -> LiveSource:
     """The live source for a device key (virtual presets here, others via the config)."""
     if key.startswith(VIRTUAL_PREFIX):

@@ -32,3 +32,17 @@ def test_serving_commands_default_to_this_computer_only():
 def test_report_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope.pmrec"), "-o", str(tmp_path / "r.html")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_live_offers_bluetooth_scan_and_opens_devices_as_ble_sources(monkeypatch):
+    import imu.cli.live as live
+    from imu.ble.stream import BleSource
+
+    seen = {}
+    monkeypatch.setattr(live, "serve", lambda config, open_browser: seen.setdefault("c", config)
+                        and 0)
+    assert main(["live", "--device", "C0:FF:EE:00:00:09", "--port", "0"]) == 0
+    config = seen["c"]
+    assert config.scanner is not None and config.open_source == "C0:FF:EE:00:00:09"
+    source = config.source_factory("C0:FF:EE:00:00:09")
+    assert isinstance(source, BleSource)

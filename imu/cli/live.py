@@ -32,9 +32,14 @@ def run(args: argparse.Namespace) -> int:
     if device and not device.startswith(VIRTUAL_PREFIX) and reason:
         raise SettingsError(f"cannot connect to '{device}': {reason} Use --device "
                             "virtual:lunges-unstable for the simulated sensor.")
+    factory = scanner = None
     if not reason:
-        reason = "Bluetooth scanning is not connected to the dashboard yet."
+        from dashboard.bluetooth import BluetoothDevices
+
+        devices = BluetoothDevices()
+        factory, scanner = devices.open, devices.scan
     config = DashboardConfig(host=args.host, port=args.port, token=args.token,
                              recordings_dir=Path(args.recordings), open_source=device,
+                             source_factory=factory, scanner=scanner,
                              scanner_unavailable_reason=reason)
     return serve(config, args.open)
