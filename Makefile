@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_BENCH := $(VENV)/.installed-bench
 
 .PHONY: demo test bench clean venv
 
@@ -22,6 +23,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
+$(STAMP_BENCH): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
+
 venv: $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
@@ -31,10 +36,11 @@ test: $(STAMP_TEST)
 	scripts/ensure-system-packages
 	$(PY) -m pytest
 
-bench: $(STAMP_TEST)
+bench: $(STAMP_BENCH)
 	$(PY) -m bench.fusion_accuracy
 	$(PY) -m bench.throughput
 	$(PY) -m bench.dashboard_latency
+	$(PY) -m bench.events_accuracy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

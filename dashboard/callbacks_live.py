@@ -13,12 +13,13 @@ from imu.errors import PelvisMonitorError
 from dashboard import ids
 from dashboard.config import DashboardConfig
 from dashboard.layout_live import device_options
+from dashboard.live_updates import (ChartUpdates, changed_only, content_key,
+                                    register_screen_updates)
 from dashboard.panel_data import calibration_steps, clock_text, link_text
 from dashboard.panels import calibration_children
 from dashboard.sources import open_source, virtual_choices
-from dashboard.stream import DISPLAY_RATE_HZ, LiveStream
-from dashboard.views import (BANDS_JS, bands, chart_figure, chart_update, events_outputs,
-                             events_values, fast_outputs, fast_values, stamp_text)
+from dashboard.stream import LiveStream
+from dashboard.views import BANDS_JS, bands, events_outputs, events_values
 
 SCAN_S = 5.0
 
@@ -43,23 +44,13 @@ function(count, sound) {
 """
 
 
-def register_live(app: Dash, config: DashboardConfig, stream: LiveStream) -> None:
+def register_live(app: Dash, config: DashboardConfig, stream: LiveStream,
+                  chart_updates: ChartUpdates = register_screen_updates) -> None:
+    """The live view's callbacks; `chart_updates` registers how the chart and the big
+    numbers reach the page (the bench plugs in other transports to compare)."""
     p = ids.LIVE
-    max_points = int(config.window_s * DISPLAY_RATE_HZ)
-
-    @app.callback(Output(p.angles_graph, "extendData"), Output(p.angles_graph, "figure"),
-                  Output(p.cursor, "data"), Output(p.stamp, "children"), *fast_outputs(p),
-                  Input(p.tick, "n_intervals"), State(p.cursor, "data"))
-    def _tick(_n, cursor):
-        gen, sl = stream.angles_since(cursor["i"], limit=max_points)
-        reset = gen != cursor["gen"]
-        if reset:
-            gen, sl = stream.angles_since(0, limit=max_points)
-        update = chart_update(sl, stream.time_origin(), max_points)
-        extend, figure = (no_update, chart_figure(update)) if reset else \
-            (update if update is not None else no_update, no_update)
-        return (extend, figure, {"gen": gen, "i": sl.end_index},
-                stamp_text(sl) if len(sl) else no_update, *fast_values(stream.latest_angles()))
+    n_panels = len(events_outputs(p))
+    chart_updates(app, config, stream)
 
     @app.callback(Output(ids.LIVE_LINK, "children"), Output(p.calibration, "children"),
                   Output(ids.LIVE_RECORD, "children"), Output(ids.LIVE_RECORD_STATE, "children"),
@@ -76,18 +67,26 @@ def register_live(app: Dash, config: DashboardConfig, stream: LiveStream) -> Non
             rec_label = "■ Stop recording"
             rec_state = (f"REC {clock_text(time.time() - snap.recording.started_wall_s)} · "
                          f"{Path(snap.recording.path).name}")
-        items = stream.events()
         origin = snap.time_origin_s or 0.0
-        calib = calibration_children(steps)
-        shapes = bands(items, snap.last_time_s, config.window_s, origin)
-        # Send what changed only: a new component tree or a relayout costs the page.
-        key = {"gen": snap.generation, "ev": snap.events_total,
-               "cal": hash(repr(steps)), "bands": hash(repr(shapes))}
+        items = stream.events()
+        shown = [link, calibration_children(steps), rec_label, rec_state,
+                 bands(items, snap.last_time_s, config.window_s, origin)]
+        # Send what changed only: each new tree, figure or relayout costs the page a
+        # redraw on the main thread that the chart's updates need (docs/dashboard.md).
         seen = seen or {}
-        same = key["gen"] == seen.get("gen") and key["ev"] == seen.get("ev")
-        panels = [no_update] * len(events_outputs(p)) if same else events_values(items, origin)
-        return (link, no_update if key["cal"] == seen.get("cal") else calib, rec_label, rec_state,
-                no_update if key["bands"] == seen.get("bands") else shapes, key, *panels)
+        same_events = (snap.generation == seen.get("gen") and snap.events_total == seen.get("ev")
+                       and seen.get("keys") is not None)
+        keys = [content_key(v) for v in shown]
+        if same_events:  # the analysis panels cannot have changed: skip building them
+            shown += [no_update] * n_panels
+            keys += seen["keys"][len(keys):]
+        else:
+            panels = events_values(items, origin)
+            shown += panels
+            keys += [content_key(v) for v in panels]
+        out = changed_only(shown, seen.get("keys"), keys)
+        cursor = {"gen": snap.generation, "ev": snap.events_total, "keys": keys}
+        return (*out[:5], cursor, *out[5:])
 
     app.clientside_callback(BANDS_JS, Output(p.bands_sink, "children"),
                             Input(p.bands, "data"), State(p.angles_graph, "id"))

@@ -33,17 +33,35 @@ def base_layout(**kw) -> dict:
     return layout
 
 
+BAND_COLOURS = (theme.LEFT, theme.RIGHT, theme.NEUTRAL)
+"""One band trace per colour a stance / rep band can have (theme.side_colour)."""
+
+
 def angles_figure() -> dict:
-    """The scrolling chart: three angle traces plus stance / rep bands, no data yet."""
+    """The scrolling chart: three angle traces (indices 0-2, what extendData extends),
+    then the stance / rep band traces, no data yet.
+
+    The bands are filled traces on a hidden overlay axis spanning 0..1 of the plot's
+    height (one trace per colour), not layout shapes: plotly re-validates every
+    shape on every redraw, which cost ~4 ms of each live update with ~40 bands in
+    the window (docs/dashboard.md); a trace of many rectangles is drawn as one path.
+    """
     traces = [dict(type="scatter", mode="lines", name=f"{name} (deg)", x=[], y=[],
                    line=dict(color=colour, width=3), hoverinfo="skip")
               for name, colour in (("tilt", theme.TILT), ("drop / obliquity", theme.OBLIQUITY),
                                    ("rotation", theme.ROTATION))]
+    traces += [dict(type="scatter", mode="lines", x=[], y=[], yaxis="y2", fill="toself",
+                    fillcolor=colour, opacity=0.55, line=dict(width=0), hoverinfo="skip",
+                    showlegend=False, meta={"band": colour}) for colour in BAND_COLOURS]
+    # ticklabeloverflow "allow": the default measures every tick label's box on every
+    # redraw (a forced layout, ~2 ms of each live update); these labels always fit.
     layout = base_layout(
         uirevision="angles", height=330,
-        xaxis=dict(title="time (s)", gridcolor=theme.GRID, zeroline=False),
+        xaxis=dict(title="time (s)", gridcolor=theme.GRID, zeroline=False,
+                   ticklabeloverflow="allow"),
         yaxis=dict(title="angle (deg)", gridcolor=theme.GRID, zerolinecolor=theme.MUTED,
-                   autorangeoptions=dict(include=[-10, 10])),
+                   autorangeoptions=dict(include=[-10, 10]), ticklabeloverflow="allow"),
+        yaxis2=dict(overlaying="y", range=[0, 1], fixedrange=True, visible=False),
     )
     return dict(data=traces, layout=layout)
 

@@ -8,6 +8,7 @@ from imu.events.model import EXERCISES
 
 from dashboard import ids
 from dashboard.config import DashboardConfig, DeviceChoice
+from dashboard.live_updates import UPDATE_PAUSE_MS
 from dashboard.panel_data import calibration_steps
 from dashboard.panels import (activity_chip, analysis_panels, angles_chart, calibration_children,
                               card, pelvis_picture, readouts)
@@ -63,9 +64,11 @@ def live_layout(config: DashboardConfig, choices: list[DeviceChoice]) -> html.Di
         html.Div([readouts(p), activity_chip(p)], className="readout-row"),
         html.Div([angles_chart(p), pelvis_picture(p)], className="grid chart-row"),
         html.Div(analysis_panels(p), className="grid three"),
-        dcc.Interval(id=p.tick, interval=config.live_interval_ms),
+        # Self-paced: each update's response lets the Interval fire once more
+        # (dashboard.live_updates), so no update is cancelled on a slow machine.
+        dcc.Interval(id=p.tick, interval=UPDATE_PAUSE_MS, max_intervals=1),
         dcc.Interval(id=p.slow_tick, interval=500),
-        dcc.Store(id=p.cursor, data={"gen": -1, "i": 0, "ev": 0}),
+        dcc.Store(id=p.cursor, data={"gen": -1, "i": 0}),  # what this tab was sent
         dcc.Store(id=p.events_cursor, data={"gen": -1, "ev": -1}),
         dcc.Store(id=p.flag_count, data=0),
     ], className="view live-view")

@@ -73,13 +73,26 @@ def bands(items: tuple[AnalysisEvent, ...], newest_s: float | None, window_s: fl
     return band_shapes(items, newest_s - window_s, newest_s, origin_s)
 
 
-# Applies band shapes to the chart without resending its data.
+# Draws band shapes (panel_data.band_shapes: x0, x1, y0, y1 as fractions of the plot's
+# height, fillcolor) into the chart's band traces (figures.angles_figure), one
+# rectangle each, without resending the chart's data.
 BANDS_JS = """
 function(shapes, graphId) {
     const outer = document.getElementById(graphId);
     const gd = outer && (outer.classList.contains('js-plotly-plot') ? outer :
                          outer.querySelector('.js-plotly-plot'));
-    if (gd && window.Plotly && gd._fullLayout) { window.Plotly.relayout(gd, {shapes: shapes || []}); }
+    if (!(gd && window.Plotly && gd._fullLayout && gd.data)) { return 0; }
+    const idx = [], xs = [], ys = [];
+    gd.data.forEach((t, i) => {
+        if (t.meta && t.meta.band) { idx.push(i); xs.push([]); ys.push([]); }
+    });
+    for (const s of shapes || []) {
+        const k = idx.findIndex(i => gd.data[i].meta.band === s.fillcolor);
+        if (k < 0) { continue; }
+        xs[k].push(s.x0, s.x1, s.x1, s.x0, s.x0, null);
+        ys[k].push(s.y0, s.y0, s.y1, s.y1, s.y0, null);
+    }
+    if (idx.length) { window.Plotly.restyle(gd, {x: xs, y: ys}, idx); }
     return (shapes || []).length;
 }
 """
