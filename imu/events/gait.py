@@ -29,6 +29,7 @@ import numpy as np
 
 from imu import GRAVITY_MPS2
 from imu.events.model import GaitEvent, Side, Stride
+from imu.fusion.gait_periodicity import autocorrelation
 
 STEP_MIN_S = 0.25
 STEP_MAX_S = 1.0
@@ -111,12 +112,9 @@ def step_period_s(x: np.ndarray, rate_hz: float) -> tuple[float, float]:
     lo, hi = int(STEP_MIN_S * rate_hz), min(int(STEP_MAX_S * rate_hz), n - 2)
     if hi <= lo + 2:
         return float("nan"), 0.0
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    f = np.fft.rfft(x, nfft)
-    ac = np.fft.irfft(f * np.conj(f), nfft)[:hi + 2]
-    if ac[0] <= 0:
+    ac = autocorrelation(x, hi + 2)
+    if ac is None:
         return float("nan"), 0.0
-    ac = ac / ac[0]
     seg = ac[lo:hi + 1]
     peaks = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
     if peaks.size == 0:

@@ -35,9 +35,16 @@ END_STABLE_DEG = 1.0       # at the end, tilt and obliquity move less than this 
 END_STABLE_S = 0.25        # ...this long (a slow return is not yet the end)
 NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
-_add = np.add.reduce  # without ndarray.mean's wrappers: this runs at every tick
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+
+
+_add = np.add.reduce  # without ndarray.mean's wrappers: the stillness test runs every tick
+
+
+def _wrap_deg(x: np.ndarray) -> np.ndarray:
+    """Angles (deg) wrapped to [-180, 180): differences of headings across the wrap."""
+    return (x + 180.0) % 360.0 - 180.0
 
 
 def sparc(speed: np.ndarray, rate_hz: float, fc_hz: float = 10.0, amp_th: float = 0.05) -> float:
@@ -86,7 +93,6 @@ class RepDetector:
         self.current_exercise: str | None = None
 
         self._ref: np.ndarray | None = None   # tilt, obliquity, heading (deg)
-        self._ref_time = -np.inf
         self._near_t = -np.inf
         self._checked_until = -np.inf
 
@@ -113,7 +119,7 @@ class RepDetector:
         """End time of the last reported rep (None before the first)."""
         return self._last_rep_end
 
-    def process(self, hist, now_s: float, activity, in_gait: bool) -> list[Rep]:
+    def process(self, hist, now_s: float, in_gait: bool) -> list[Rep]:
         t = hist.col("time_s")
         if t.size < 3 or not np.isfinite(hist.col("tilt_deg")[-1]):
             return []
@@ -140,12 +146,12 @@ class RepDetector:
         il = list(range(i0 + (-(hist.first_index + i0)) % dec, t.size, dec))
         tl, ol, tt = tilt[il].tolist(), obl[il].tolist(), t[il].tolist()
         # Heading relative to the rest heading, wrapped: immune to a wrap at +-180.
-        hl = ((head[il] - h_ref + 180.0) % 360.0 - 180.0).tolist()
+        hl = _wrap_deg(head[il] - h_ref).tolist()
         sl = [self._still_at(gyr, acc, i, k, kl) for i in il]
 
-        def rest_at(i: int, span: int) -> np.ndarray:
-            lo = max(0, i + 1 - span)
-            dh = (head[lo:i + 1] - h_ref + 180.0) % 360.0 - 180.0
+        def rest_at(i: int, span_s: float = REST_S) -> np.ndarray:
+            lo = max(0, i + 1 - int(round(span_s * self.rate_hz)))
+            dh = _wrap_deg(head[lo:i + 1] - h_ref)
             return np.array([np.nanmean(tilt[lo:i + 1]), np.nanmean(obl[lo:i + 1]),
                              h_ref + np.nanmean(dh)])
 
@@ -167,8 +173,8 @@ class RepDetector:
                 # Only a steady posture is rest: a slow start of a rep (a kickback) is
                 # "still" to the gyro and must not drag the rest posture along.
                 if still_for >= need and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
-                    self._ref = rest_at(i, int(round(REST_S * self.rate_hz)))
-                    self._ref_time = ti
+                    self._ref = rest_at(i)
+                    self._near_t = ti
                     self._state = "idle"
                     d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
                 if self._state == "idle" and self._ref is not None and d < 0.5 * START_DEG:
@@ -176,7 +182,7 @@ class RepDetector:
                 if self._state == "idle" and self._ref is not None and d > START_DEG:
                     self._state = "active"
                     # The rep starts where the pelvis last sat at its rest posture.
-                    self._start_t = max(self._ref_time, self._near_t)
+                    self._start_t = self._near_t
                     self._peak, self._peak_t = d, ti
                     self._peak2 = self._dev2(tl[m], ol[m])
                     self._back_since = self._stable_since = None
@@ -199,8 +205,8 @@ class RepDetector:
             if stable and still_for >= REST_S and self._wrong_rest(tl[m]):
                 # Still in a posture nearer the neutral one than the rest posture: that
                 # was the hold of a rep (e.g. the top of a bridge) taken for rest.
-                self._ref = rest_at(i, int(round(REST_S * self.rate_hz)))
-                self._ref_time = ti
+                self._ref = rest_at(i)
+                self._near_t = ti
                 self._state = "idle"
                 continue
             if not stable:
@@ -223,8 +229,8 @@ class RepDetector:
                     # Feet may land a little elsewhere: the settled end posture is the
                     # rest posture of the next rep.
                     self._state = "idle"
-                    self._ref = rest_at(i, int(round(END_STILL_S * self.rate_hz)))
-                    self._ref_time = self._near_t = ti
+                    self._ref = rest_at(i, END_STILL_S)
+                    self._near_t = ti
             else:
                 self._back_since = None
         self._checked_until = float(t[-1])
@@ -274,7 +280,7 @@ class RepDetector:
         if b - a < 3:
             return None
         ref = self._ref
-        dhead = (hist.col("heading_deg")[a:b] - ref[2] + 180.0) % 360.0 - 180.0
+        dhead = _wrap_deg(hist.col("heading_deg")[a:b] - ref[2])
         dev = np.vstack((hist.col("tilt_deg")[a:b] - ref[0],
                          hist.col("obliquity_deg")[a:b] - ref[1], dhead))
         rom = np.ptp(dev, axis=1)

@@ -86,7 +86,7 @@ class EventStage:
         items: list[AnalysisEvent] = []
         items += self.activity.update(self._hist, now, self.gait, self.reps)
         items += self.gait.process(self._hist, now)
-        items += self.reps.process(self._hist, now, self.activity, self.gait.in_gait(now))
+        items += self.reps.process(self._hist, now, self.gait.in_gait(now))
         extra: list[AnalysisEvent] = []
         for it in items:
             if isinstance(it, Stride) and abs(it.turn_rate_dps) <= TURN_RATE_MAX_DPS:

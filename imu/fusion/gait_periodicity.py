@@ -29,6 +29,19 @@ class StepPeriodicity:
     """Normalised autocorrelation at two steps (one stride); nan if the signal is shorter."""
 
 
+def autocorrelation(x: np.ndarray, n_lags: int, unbiased: bool = False) -> np.ndarray | None:
+    """Autocorrelation of x at lags 0..n_lags-1 (n_lags <= x.size), divided by its value at
+    lag 0; unbiased: each lag also divided by its share of terms. None without variance."""
+    n = x.size
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))  # zero padding to 2n: no circular wrap
+    spec = np.fft.rfft(x, nfft)
+    ac = np.fft.irfft(spec * np.conj(spec), nfft)[:n_lags]
+    if ac[0] <= 0:
+        return None
+    ac = ac / ac[0]
+    return ac * n / (n - np.arange(ac.size)) if unbiased else ac
+
+
 def step_periodicity(x: np.ndarray, rate_hz: float) -> StepPeriodicity | None:
     """Autocorrelation of x (mean removed by the caller) at its step-range peak.
 
@@ -37,11 +50,9 @@ def step_periodicity(x: np.ndarray, rate_hz: float) -> StepPeriodicity | None:
     no variance or is too short for the longest step period.
     """
     n = x.size
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    if ac[0] <= 0:
+    ac = autocorrelation(x, n, unbiased=True)
+    if ac is None:
         return None
-    ac = ac / ac[0] * n / (n - np.arange(n))
     lo, hi = int(STEP_MIN_S * rate_hz), int(STEP_MAX_S * rate_hz)
     if hi + 1 >= n // 2:
         return None

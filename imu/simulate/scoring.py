@@ -26,7 +26,6 @@ class GaitScore:
     ic_timing_errors_s: list[float] = field(default_factory=list)
     side_correct: int = 0
     cpd_errors_deg: list[float] = field(default_factory=list)
-    stances_true: int = 0
     ic_delays_s: list[float] = field(default_factory=list)
     stride_delays_s: list[float] = field(default_factory=list)
 
@@ -105,7 +104,6 @@ def score_gait(events: list[AnalysisEvent], truth: Truth,
     sc.ic_delays_s = [e.reported_time_s - e.time_s for e in ics]
     strides = sorted((e for e in events if isinstance(e, Stride)), key=lambda s: s.ic_time_s)
     true_st = ev["strides"]
-    sc.stances_true = len(true_st)
     f_st = np.array([s.ic_time_s for s in strides])
     t_st = np.array([s["ic_time_s"] for s in true_st])
     for i, j in _match_times(f_st, t_st, tol_s):
@@ -158,10 +156,8 @@ def score_reps(events: list[AnalysisEvent], truth: Truth, margin_s: float = 0.5)
 
 
 def _analysis_exercise(sim_name: str) -> str:
-    """The analysis's exercise name for a simulator exercise."""
-    return {"reverse_lunge": "lunge", "single_leg_squat": "single-leg-squat",
-            "single_leg_stance": "single-leg-stance", "hip_hike": "hip-hike"}.get(sim_name,
-                                                                               sim_name)
+    """The analysis's exercise name for a simulator exercise (a reverse lunge is a lunge)."""
+    return "lunge" if sim_name == "reverse_lunge" else sim_name.replace("_", "-")
 
 
 def false_items_in_standing(events: list[AnalysisEvent], truth: Truth,
