@@ -16,6 +16,7 @@ from dashboard import ids
 from dashboard.config import DashboardConfig
 from dashboard.figures import overview_figure
 from dashboard.files import FileAccessError, accept_upload, list_recordings, recording_path
+from dashboard.live_updates import next_max_intervals, register_keepalive
 from dashboard.panel_data import calibration_steps, clock_text
 from dashboard.panels import calibration_children
 from dashboard.replay import PlayerRegistry, ReplayData, ReplayLibrary, advance
@@ -108,6 +109,7 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
                   *fast_outputs(p), Output(ids.REPLAY_SEEK, "value"),
                   Output(ids.REPLAY_POSITION, "children"), Output(ids.REPLAY_STATE, "data"),
                   Output(ids.REPLAY_PLAY, "children"), Output(p.tick, "disabled"),
+                  Output(p.tick, "max_intervals"),
                   Output(p.calibration, "children"), Output(p.bands, "data"),
                   *events_outputs(p),
                   Input(p.tick, "n_intervals"), Input(ids.REPLAY_PLAY, "n_clicks"),
@@ -165,7 +167,7 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
         return (extend, figure, *fast_values(smoothed_angles(recent)), round(pos, 1),
                 f"{clock_text(pos)} / {clock_text(data.duration_s)}",
                 {"name": loaded["name"], "drawn": pos, "ev": len(items)},
-                "❚❚ Pause" if playing else "▶ Play", not playing,
+                "❚❚ Pause" if playing else "▶ Play", not playing, next_max_intervals(_n),
                 replay_calibration(data, pos),
                 bands(items, data.origin_s + pos, config.window_s, data.origin_s), *panels)
 
@@ -180,6 +182,7 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
 
     app.clientside_callback(BANDS_JS, Output(p.bands_sink, "children"),
                             Input(p.bands, "data"), State(p.angles_graph, "id"))
+    register_keepalive(app, p)
 
     @app.callback(Output(ids.REPLAY_DOWNLOAD, "data"), Output(ids.REPLAY_MSG, "children",
                                                                allow_duplicate=True),

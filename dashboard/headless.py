@@ -26,8 +26,12 @@ def find_browser() -> tuple[str, str] | None:
 
 
 @contextmanager
-def chromium(width: int = 1400, height: int = 1000, download_dir: Path | None = None) -> Iterator:
-    """A selenium WebDriver on headless Chromium with a fresh profile; quits on exit."""
+def chromium(width: int = 1400, height: int = 1000, download_dir: Path | None = None,
+             phone: bool = False) -> Iterator:
+    """A selenium WebDriver on headless Chromium with a fresh profile; quits on exit.
+
+    `phone` emulates a touch screen of width x height CSS pixels at 3x density, so the
+    page's viewport meta tag applies as it does on a real phone."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -43,6 +47,9 @@ def chromium(width: int = 1400, height: int = 1000, download_dir: Path | None = 
         opts.add_argument(flag)
     opts.add_argument(f"--user-data-dir={profile}")
     opts.add_argument(f"--window-size={width},{height}")
+    if phone:
+        opts.add_experimental_option("mobileEmulation", {"deviceMetrics": {
+            "width": width, "height": height, "pixelRatio": 3.0, "touch": True}})
     if download_dir is not None:
         opts.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
                                                "download.prompt_for_download": False})

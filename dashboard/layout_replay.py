@@ -56,7 +56,11 @@ def replay_layout(config: DashboardConfig) -> html.Div:
         html.Div([readouts(p), activity_chip(p)], className="readout-row"),
         html.Div([angles_chart(p), pelvis_picture(p)], className="grid chart-row"),
         html.Div(analysis_panels(p), className="grid three"),
-        dcc.Interval(id=p.tick, interval=config.live_interval_ms, disabled=True),
+        # Self-paced like the live view (dashboard.live_updates): every response lets
+        # the tick fire once more, so a slow machine never has a response cancelled.
+        dcc.Interval(id=p.tick, interval=config.live_interval_ms, disabled=True,
+                     max_intervals=1),
+        dcc.Interval(id=p.slow_tick, interval=500),
         dcc.Store(id=ids.REPLAY_LOADED, data=None),
         dcc.Store(id=ids.REPLAY_STATE, data=None),
         dcc.Store(id=ids.REPLAY_TAB, data=uuid.uuid4().hex),  # one player per page load

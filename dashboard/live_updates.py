@@ -166,6 +166,12 @@ def register_screen_updates(app: Dash, config: DashboardConfig, stream: LiveStre
                 new_pause if new_pause != pause else no_update, sent,
                 stamp_text(sl) if len(sl) else no_update, *numbers)
 
+    register_keepalive(app, p)
+
+
+def register_keepalive(app: Dash, p: ids.PanelIds) -> None:
+    """Re-arm view `p`'s self-paced tick after a lost response and bound the undo history
+    (KEEPALIVE_JS), on every slow tick."""
     app.clientside_callback(KEEPALIVE_JS, Output(p.tick, "max_intervals", allow_duplicate=True),
                             Input(p.slow_tick, "n_intervals"), State(p.tick, "n_intervals"),
                             State(p.tick, "max_intervals"), prevent_initial_call=True)

@@ -145,7 +145,9 @@ def analysis_panels(ids: PanelIds) -> list:
                       id=ids.variability, className="variability")),
         card("Reps", dcc.Graph(id=ids.reps_graph, figure=reps_figure(()), config=GRAPH_CONFIG,
                             style={"height": "260px"}),
-             html.Table(reps_table_children(()), id=ids.reps_table, className="reps-table")),
+             # The table scrolls sideways on a phone rather than widening the page.
+             html.Div(html.Table(reps_table_children(()), id=ids.reps_table,
+                                 className="reps-table"), className="wrap")),
     ]
 
 

@@ -248,3 +248,77 @@ def test_oversized_and_garbage_uploads_are_refused(server, browser, tmp_path, fo
     assert "Refused 'notes.csv'" in upload(browser, bad_csv)
     assert not list(folder.glob("upload-*")), "refused uploads must not be kept"
     assert "Traceback" not in browser.page_source
+
+
+def live_page(server, browser) -> None:
+    if "/replay" in browser.current_url or not browser.find_elements(By.ID, "live-link"):
+        browser.get(server.url)
+    wait_for(lambda: "Calibrated" in text(browser, "live-calibration"), 30, "calibration")
+
+
+# Counts the tones the page really starts (OscillatorNode.start), not the page's own tally.
+COUNT_TONES_JS = """
+window.pmToneStarts = 0;
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...a) { window.pmToneStarts += 1;
+                                                   return start.apply(this, a); };
+"""
+
+
+def test_unstable_lunge_set_raises_flags_live_with_an_audio_cue(server, browser):
+    live_page(server, browser)
+    browser.execute_script(COUNT_TONES_JS)
+    browser.find_element(By.XPATH, "//label[contains(., 'sound on new flag')]").click()
+    flag_count = "return window.pmFlagCount || 0"  # the page's count (the feed shows 12)
+    before = browser.execute_script(flag_count)
+    # The virtual sensor streams lunges-unstable (left side made unstable) at 4x, looping.
+    wait_for(lambda: browser.execute_script(flag_count) > before, 120,
+             "a new flag in the live feed")
+    messages = browser.execute_script(  # read in one go: the feed re-renders meanwhile
+        "return [...document.querySelectorAll('#live-flags .flag-message')].map(e => e.innerText)")
+    assert all(m.strip() for m in messages)
+    assert any("left" in m.lower() for m in messages), messages
+    tones = wait_for(lambda: browser.execute_script("return window.pmToneStarts"), 10,
+                     "a tone for the new flag")
+    assert tones >= 1
+    assert browser.execute_script("return window.pmAudio.state") == "running"
+    # Sound off: further flags stay silent.
+    browser.find_element(By.XPATH, "//label[contains(., 'sound on new flag')]").click()
+    silent_from = browser.execute_script("return window.pmToneStarts")
+    n = browser.execute_script(flag_count)
+    wait_for(lambda: browser.execute_script(flag_count) > n, 120, "another flag")
+    assert browser.execute_script("return window.pmToneStarts") == silent_from
+
+
+# Visible elements that stick out of the viewport sideways (inside a horizontal scroller,
+# e.g. a wide table, is fine: the user can scroll it; so are plotly's text-measuring nodes,
+# parked wholly off-screen on purpose).
+OVERFLOW_JS = """
+const w = document.documentElement.clientWidth, out = [];
+for (const el of document.querySelectorAll('body *')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0 || r.right <= 0 || el.closest('.wrap')) continue;
+  if (r.right > w + 1 || r.left < -1) out.push((el.id || el.className || el.tagName) + ':' + Math.round(r.right));
+}
+return out.slice(0, 10);
+"""
+
+
+def test_live_view_fits_a_phone_screen(server):
+    with chromium(width=390, height=844, phone=True) as phone:
+        phone.get(server.url)
+        wait_for(lambda: "°" in text(phone, "live-tilt"), 30, "a tilt value on the phone")
+        assert phone.execute_script("return document.documentElement.clientWidth") == 390
+        assert phone.execute_script(OVERFLOW_JS) == []
+        sizes = phone.execute_script(
+            "return ['live-tilt','live-drop','live-rotation'].map(i => { const r ="
+            " document.getElementById(i).getBoundingClientRect(); return [r.left, r.right, r.top,"
+            " parseFloat(getComputedStyle(document.getElementById(i)).fontSize)]; });")
+        for left, right, top, font_px in sizes:
+            assert 0 <= left and right <= 390, "a big number is cut off"
+            assert top < 844, "the big numbers must show without scrolling"
+            assert font_px >= 36, f"big numbers too small to read at a distance: {font_px}px"
+        graph = phone.execute_script(
+            "return document.querySelector('#live-angles-graph .main-svg').getBoundingClientRect().width")
+        assert graph <= 390
+        phone.save_screenshot(str(ARTIFACTS / "live-phone.png"))
