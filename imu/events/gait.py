@@ -48,6 +48,7 @@ SIDE_MAX_S = 0.2            # ...but no later than this, to report within 0.5 s
 VOTE_STEPS = 10
 TO_GIVE_UP_S = 1.5
 RESCAN_STEPS = 2.0          # look-back (in steps) for a bout's first steps once its rhythm shows
+REPORT_WITHIN_S = 0.5       # an IC or toe-off found later than this is not reported
 PERIOD_EVERY_HOPS = 5       # the step period changes slowly: re-estimate every few hops
 FLIGHT_UP_MPS2 = -0.6 * GRAVITY_MPS2  # below this (specific force < 0.4 g): airborne
 
@@ -271,7 +272,11 @@ class GaitDetector:
             st.evidence = float(np.clip((np.nanmean(obl[a:b]) - obl[k0]) / 1.0, -1, 1))
             st.side = self._vote(idx)
             st.reported = True
-            out.append(GaitEvent("ic", st.ic_time_s, st.side, now_s))
+            # A bout's first steps, found by the look-back once its rhythm shows, are too
+            # late to show live: they vote for the sides of the next ones and close
+            # strides, but an IC is reported within REPORT_WITHIN_S or never.
+            if now_s - st.ic_time_s <= REPORT_WITHIN_S:
+                out.append(GaitEvent("ic", st.ic_time_s, st.side, now_s))
         # Toe-offs and stances.
         if jerk is None:
             return out
@@ -288,8 +293,10 @@ class GaitDetector:
             st.to_time_s = float(t[k_to])
             st.flight = flight
             self.running = flight
+            stride = self._stride(hist, steps, idx, now_s)  # also when late: it sets the
+            if now_s - st.to_time_s > REPORT_WITHIN_S:      # next stride's stride time
+                continue
             out.append(GaitEvent("to", st.to_time_s, st.side, now_s))
-            stride = self._stride(hist, steps, idx, now_s)
             if stride is not None:
                 out.append(stride)
         return out
