@@ -35,19 +35,26 @@ def quat_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) unit quaternions to (..., 3, 3) rotation matrices."""
-    q = quat_normalize(q)
-    w, x, y, z = np.moveaxis(q, -1, 0)
+    """(..., 4) quaternions (normalised here) to (..., 3, 3) rotation matrices."""
+    q = np.asarray(q, dtype=np.float64)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    # 2 / |q|^2 scales every product: the normalisation without dividing q itself
+    # (fewer array passes; this runs on every block of the live path).
+    s = 2.0 / (w * w + x * x + y * y + z * z)
+    xs, ys, zs = x * s, y * s, z * s
+    wx, wy, wz = w * xs, w * ys, w * zs
+    xx, xy, xz = x * xs, x * ys, x * zs
+    yy, yz, zz = y * ys, y * zs, z * zs
     r = np.empty(q.shape[:-1] + (3, 3))
-    r[..., 0, 0] = 1 - 2 * (y * y + z * z)
-    r[..., 0, 1] = 2 * (x * y - w * z)
-    r[..., 0, 2] = 2 * (x * z + w * y)
-    r[..., 1, 0] = 2 * (x * y + w * z)
-    r[..., 1, 1] = 1 - 2 * (x * x + z * z)
-    r[..., 1, 2] = 2 * (y * z - w * x)
-    r[..., 2, 0] = 2 * (x * z - w * y)
-    r[..., 2, 1] = 2 * (y * z + w * x)
-    r[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    r[..., 0, 0] = 1.0 - (yy + zz)
+    r[..., 0, 1] = xy - wz
+    r[..., 0, 2] = xz + wy
+    r[..., 1, 0] = xy + wz
+    r[..., 1, 1] = 1.0 - (xx + zz)
+    r[..., 1, 2] = yz - wx
+    r[..., 2, 0] = xz - wy
+    r[..., 2, 1] = yz + wx
+    r[..., 2, 2] = 1.0 - (xx + yy)
     return r
 
 
