@@ -26,13 +26,14 @@ START_DEG = 1.2
 MIN_PEAK_DEG = 1.8
 END_FRACTION = 0.3
 END_MIN_DEG = 0.9
-END_STILL_S = 0.25
+END_STILL_S = 0.2
 MIN_REP_S = 0.8
 MAX_REP_S = 90.0
 POSTURE_CHANGE_DEG = 45.0
 SETTLE_S = 0.5
 END_STABLE_DEG = 1.0       # at the end, tilt and obliquity move less than this over...
 END_STABLE_S = 0.25        # ...this long (a slow return is not yet the end)
+END_ACC_PAST_S = 0.5       # at the end, still against this much past acceleration
 NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
@@ -131,6 +132,7 @@ class RepDetector:
             return []
         k = max(1, int(STILL_SMOOTH_S * self.rate_hz))
         kl = int(2.0 * self.rate_hz)
+        ke = int(END_ACC_PAST_S * self.rate_hz)
         i0 = max(int(np.searchsorted(t, max(self._checked_until, t[0]), side="right")), k)
         if i0 >= t.size:
             return []
@@ -201,7 +203,10 @@ class RepDetector:
                     or (d2 < max(END_MIN_DEG, END_FRACTION * self._peak2)
                         and abs(hl[m] - (self._ref[2] - h_ref)) < STANCE_TURN_DEG
                         and still_for >= END_STILL_S))
-            stable = sl[m] and self._stable(tilt, obl, i)
+            # The end of a rep: the acceleration compared with a shorter past than the
+            # rest test's, which would still hold the rep's own motion (a short pause
+            # between two lunges would go unseen and merge them).
+            stable = (sl[m] or self._still_at(gyr, acc, i, k, ke)) and self._stable(tilt, obl, i)
             if stable and still_for >= REST_S and self._wrong_rest(tl[m]):
                 # Still in a posture nearer the neutral one than the rest posture: that
                 # was the hold of a rep (e.g. the top of a bridge) taken for rest.
