@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         ("per-rep peak drop error, max abs", f"{max(np.abs(r.drop_errors_deg), default=np.nan):.2f}"
          f" deg (mean {_mae(r.drop_errors_deg):.2f})", "<= 1.0 deg",
          max(np.abs(r.drop_errors_deg), default=0) <= 1.0),
+        ("  signed obliquity peak, max abs",
+         f"{max(np.abs(r.obliquity_peak_errors_deg), default=np.nan):.2f}"
+         f" deg (mean {_mae(r.obliquity_peak_errors_deg):.2f})", "", True),
         ("flags on faulty reps: precision", f"{r.flag_precision:.3f}", ">= 0.95",
          r.flag_precision >= 0.95),
         ("flags on faulty reps: recall", f"{r.flag_recall:.3f}", ">= 0.95", r.flag_recall >= 0.95),

@@ -218,3 +218,19 @@ def test_variability_band():
     assert band_of(0.1, 0.3, 2.0) == "too little"
     assert band_of(1.0, 0.3, 2.0) == "healthy"
     assert band_of(3.0, 0.3, 2.0) == "too much"
+
+
+def test_rep_drop_is_scored_on_the_true_working_side():
+    from dataclasses import replace
+
+    from imu.simulate.scoring import _found_drop
+    rep = Rep(index=1, set_index=1, exercise="lunge", side="left", start_time_s=0.0,
+              turn_time_s=1.0, end_time_s=2.0, duration_s=2.0, tilt_rom_deg=6.0,
+              obliquity_rom_deg=9.0, rotation_rom_deg=2.0, tilt_peak_dev_deg=6.0,
+              obliquity_peak_dev_deg=-8.0, rotation_peak_dev_deg=1.0,
+              contralateral_drop_deg=8.0, wobble_deg=0.1, smoothness=-1.5, reported_time_s=2.2)
+    # Obliquity went from 0 down to -8 (right side low) and up to +1 (left side low).
+    assert _found_drop(rep, "left") == pytest.approx(8.0)   # standing left: right drops
+    assert _found_drop(rep, "right") == pytest.approx(1.0)
+    up = replace(rep, obliquity_peak_dev_deg=3.0, obliquity_rom_deg=3.0)
+    assert _found_drop(up, "left") == 0.0 and _found_drop(up, "right") == pytest.approx(3.0)

@@ -49,6 +49,11 @@ class RepScore:
     side_correct: int = 0
     exercise_correct: int = 0
     drop_errors_deg: list[float] = field(default_factory=list)
+    """Peak drop of the non-working side (Rep.contralateral_drop_deg's definition),
+    both taken on the true working side: the angle error, apart from the side."""
+    obliquity_peak_errors_deg: list[float] = field(default_factory=list)
+    """Signed largest obliquity deviation: its sign is noise when a rep's obliquity
+    moves about as far both ways."""
     flag_tp: int = 0
     flag_fp: int = 0
     flag_fn: int = 0
@@ -136,7 +141,9 @@ def score_reps(events: list[AnalysisEvent], truth: Truth, margin_s: float = 0.5)
         sc.reps_matched += 1
         sc.side_correct += r.side == x["side"]
         sc.exercise_correct += r.exercise == _analysis_exercise(x["exercise"])
-        sc.drop_errors_deg.append(r.obliquity_peak_dev_deg - x["obliquity_peak_dev_deg"])
+        sc.obliquity_peak_errors_deg.append(r.obliquity_peak_dev_deg - x["obliquity_peak_dev_deg"])
+        if x["side"] in ("left", "right"):
+            sc.drop_errors_deg.append(_found_drop(r, x["side"]) - _true_drop(truth, x))
         sc.delays_s.append(r.reported_time_s - r.end_time_s)
         bad, fl = x["fault"] is not None, (r.exercise, r.index) in flagged
         sc.flag_tp += bad and fl
@@ -153,6 +160,30 @@ def score_reps(events: list[AnalysisEvent], truth: Truth, margin_s: float = 0.5)
         inside = sum(1 for r in reps if lo <= r.turn_time_s <= hi)
         sc.sets_exact += n_found == n_true and inside == n_true
     return sc
+
+
+def _side_sign(side: str) -> float:
+    # Standing on the right leg, the left side drops: the obliquity rises (right higher).
+    return 1.0 if side == "right" else -1.0
+
+
+def _found_drop(r: Rep, side: str) -> float:
+    """The rep's drop of the side opposite `side`, from its signed peak and range (the
+    deviation starts at 0, so its extremes are the peak and peak -+ range)."""
+    peak, rom = r.obliquity_peak_dev_deg, r.obliquity_rom_deg
+    hi, lo = (peak, peak - rom) if peak >= 0 else (peak + rom, peak)
+    return max(hi, 0.0) if _side_sign(side) > 0 else max(-lo, 0.0)
+
+
+def _true_drop(truth: Truth, x: dict) -> float:
+    """The true drop of the side opposite the working side over the true rep."""
+    t = truth.time_s
+    a = int(np.searchsorted(t, x["start_time_s"]))
+    b = int(np.searchsorted(t, x["end_time_s"], side="right"))
+    obl = truth.obliquity_deg[a:b]
+    if obl.size == 0:
+        return float("nan")
+    return max(float(np.max(_side_sign(x["side"]) * (obl - obl[0]))), 0.0)
 
 
 def _analysis_exercise(sim_name: str) -> str:
