@@ -38,6 +38,8 @@ NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
+                           # rep's real start posture (see _rebase_on_hold)
 
 
 _add = np.add.reduce  # without ndarray.mean's wrappers: the stillness test runs every tick
@@ -108,6 +110,9 @@ class RepDetector:
         self._back_since: float | None = None
         self._still_since: float | None = None
         self._stable_since: float | None = None
+        # The latest steady hold during a rep, and the one before its current peak.
+        self._last_hold: tuple[float, float, np.ndarray] | None = None
+        self._pre_hold: tuple[float, float, np.ndarray] | None = None
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -188,6 +193,7 @@ class RepDetector:
                     self._peak, self._peak_t = d, ti
                     self._peak2 = self._dev2(tl[m], ol[m])
                     self._back_since = self._stable_since = None
+                    self._last_hold = self._pre_hold = None
                 continue
             # active
             if d > POSTURE_CHANGE_DEG or ti - self._start_t > MAX_REP_S:
@@ -195,6 +201,7 @@ class RepDetector:
                 continue
             if d > self._peak:
                 self._peak, self._peak_t = d, ti
+                self._pre_hold = self._last_hold
             d2 = self._dev2(tl[m], ol[m])
             self._peak2 = max(self._peak2, d2)
             # Back at rest; or tilt and obliquity back while the feet turned a little
@@ -214,6 +221,8 @@ class RepDetector:
                 self._near_t = ti
                 self._state = "idle"
                 continue
+            if stable and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
+                self._last_hold = (ti, d, rest_at(i))
             if not stable:
                 self._stable_since = None
             elif self._stable_since is None:
@@ -228,6 +237,7 @@ class RepDetector:
                 if self._back_since is None:
                     self._back_since = ti
                 if ti - self._back_since >= END_STILL_S:
+                    self._rebase_on_hold(rest_at(i, END_STILL_S))
                     rep = self._finish(hist, self._back_since, now_s)
                     if rep is not None:
                         out.append(rep)
@@ -274,6 +284,19 @@ class RepDetector:
     def _dev2(self, tilt: float, obl: float) -> float:
         r = self._ref
         return math.sqrt((tilt - r[0]) ** 2 + (obl - r[1]) ** 2)
+
+    def _rebase_on_hold(self, end_posture: np.ndarray) -> None:
+        """A rep that began with a held change of stance (lifting the free foot before
+        the first single-leg squat) and returned to that stance, not to the old rest:
+        measure it from the end of that hold, against the held posture."""
+        hold = self._pre_hold
+        if hold is None:
+            return
+        t_h, d_h, posture = hold
+        moved = math.hypot(posture[0] - self._ref[0], posture[1] - self._ref[1])
+        back = math.hypot(end_posture[0] - posture[0], end_posture[1] - posture[1])
+        if d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG and back < END_MIN_DEG:
+            self._ref, self._start_t = posture, t_h
 
     def _finish(self, hist, end_t: float, now_s: float) -> Rep | None:
         dur = end_t - self._start_t
