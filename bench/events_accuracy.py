@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
          "exact", r.reps_found == r.reps_true == r.reps_matched),
         ("sets counted exactly", f"{r.sets_exact} / {r.sets_true}", "all",
          r.sets_exact == r.sets_true),
-        ("rep side / exercise correct", f"{_pct(r.side_correct / max(r.reps_matched, 1))} / "
+        ("rep side / exercise correct", f"{_pct(r.side_correct / max(r.sides_scored, 1))} / "
          f"{_pct(r.exercise_correct / max(r.reps_matched, 1))} %", "", True),
         ("per-rep peak drop error, max abs", f"{max(np.abs(r.drop_errors_deg), default=np.nan):.2f}"
          f" deg (mean {_mae(r.drop_errors_deg):.2f})", "<= 1.0 deg",

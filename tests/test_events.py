@@ -125,10 +125,10 @@ def test_real_treadmill_run(shared_data):
 def test_lunge_reps_and_flags():
     res = simulate("lunges-unstable", seed=1, mounting="random")
     r = score_reps(analyze_samples(res.block, res.rate_hz).events, res.truth)
-    # Target (issue 4, still open): every rep, every set exact. Measured on this seed:
-    # 76 of 76 found, 7 of 8 sets exact (two reps of one set merged into one).
-    assert r.reps_matched >= 0.97 * r.reps_true and r.reps_found <= r.reps_true + 1
-    assert r.side_correct >= 0.95 * r.reps_matched
+    # Every rep and every set exact on this seed (76 reps, 8 sets).
+    assert r.reps_matched == r.reps_found == r.reps_true
+    assert r.sets_exact == r.sets_true
+    assert r.side_correct >= 0.95 * r.sides_scored
     assert r.exercise_correct >= 0.95 * r.reps_matched
     assert r.flag_precision >= 0.95 and r.flag_recall >= 0.95
     assert np.mean(np.abs(r.drop_errors_deg)) <= 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.events.exercises import EXERCISE_INFO
 from imu.events.model import AnalysisEvent, Flag, GaitEvent, Rep, Stride
 from imu.simulate.truth import Truth
 
@@ -47,6 +48,8 @@ class RepScore:
     sets_true: int = 0
     sets_exact: int = 0
     side_correct: int = 0
+    sides_scored: int = 0
+    """Matched reps of exercises with a working side (a bridge, on both legs, has none)."""
     exercise_correct: int = 0
     drop_errors_deg: list[float] = field(default_factory=list)
     """Peak drop of the non-working side (Rep.contralateral_drop_deg's definition),
@@ -139,7 +142,9 @@ def score_reps(events: list[AnalysisEvent], truth: Truth, margin_s: float = 0.5)
         used.add(r.index)
         per_set[key][1] += 1
         sc.reps_matched += 1
-        sc.side_correct += r.side == x["side"]
+        if EXERCISE_INFO[_analysis_exercise(x["exercise"])].side_cue != "none":
+            sc.sides_scored += 1
+            sc.side_correct += r.side == x["side"]
         sc.exercise_correct += r.exercise == _analysis_exercise(x["exercise"])
         sc.obliquity_peak_errors_deg.append(r.obliquity_peak_dev_deg - x["obliquity_peak_dev_deg"])
         if x["side"] in ("left", "right"):
