@@ -52,7 +52,11 @@ class CalibrationSettings:
     hinge_start_deg: float = 15.0
     """Inclination from standing vertical at which a hinge begins."""
     hinge_end_deg: float = 7.0
-    """Inclination below which the hinge is over (back upright)."""
+    """Inclination below which the hinge is over (back upright)..."""
+    hinge_end_fraction: float = 0.25
+    """...or below this share of its peak (but under hinge_start_deg): a sensor with
+    large offsets leaves the fused vertical several degrees off standing's, and the
+    hinges must not run together."""
     hinge_min_peak_deg: float = 25.0
     """A hinge must tip the pelvis at least this far."""
     hinge_max_duration_s: float = 10.0
@@ -419,7 +423,13 @@ class AlignmentDetector:
                 self._hinge_peak_deg = 0.0
                 self._hinge_start_s = float(t[i])
                 self._current = _HingeAccumulator(start_s=float(t[i]))
-            below = np.flatnonzero(incl[i:] < s.hinge_end_deg)
+            # The peak so far sets the end level; the first sample under it ends the
+            # hinge (the level only rises within a window, so test against the peak up
+            # to each sample).
+            peak = np.maximum.accumulate(np.maximum(incl[i:], self._hinge_peak_deg))
+            end_deg = np.minimum(np.maximum(s.hinge_end_deg, s.hinge_end_fraction * peak),
+                                 s.hinge_start_deg - 2.0)
+            below = np.flatnonzero(incl[i:] < end_deg)
             j = n if below.size == 0 else i + int(below[0])
             if j > i:  # a hinge can end on the first sample of a window
                 seg = slice(i, j)
