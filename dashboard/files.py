@@ -91,7 +91,7 @@ def decode_upload(contents: str, max_bytes: int) -> bytes:
         raise FileAccessError("The upload could not be read (not a file upload).")
     payload = contents.split(";base64,", 1)[1]
     if len(payload) * 3 // 4 > max_bytes:
-        raise FileAccessError(f"The file is too large: at most {max_bytes / 1e6:.0f} MB can "
+        raise FileAccessError(f"The file is too large: at most {max_bytes / 1e6:.3g} MB can "
                               "be uploaded. Copy big recordings into the recordings folder "
                               "instead.")
     try:
@@ -133,8 +133,9 @@ def accept_upload(contents: str, filename: str, folder: Path,
         path.unlink(missing_ok=True)
         reason = exc.problem + (f" {exc.hint}" if exc.hint else "")
         raise FileAccessError(f"Refused '{Path(filename).name}': {reason}") from None
-    except (PelvisMonitorError, ValueError, UnicodeError) as exc:
-        # Readers raise these for content they cannot parse; the page shows why.
+    except PelvisMonitorError as exc:
+        # The readers raise nothing else for content they cannot use (fuzzed in
+        # tests/test_fuzz_decoders.py); the page shows why.
         path.unlink(missing_ok=True)
         raise FileAccessError(f"Refused '{Path(filename).name}': it could not be read "
                               f"({exc}).") from None

@@ -26,6 +26,10 @@ import numpy as np
 
 from imu import GRAVITY_MPS2
 from imu.errors import CsvFormatError, SampleDataError, SettingsError, UnitsError
+from imu.plausibility import (MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RPS, acc_units_problem,
+                              gyr_units_problem, impossible_samples, mag_scale_note,
+                              rate_problem)
+from imu.recording import MAGIC as RECORDING_MAGIC
 from imu.samples import SampleBlock, detect_gaps, nominal_rate_hz
 
 PathLike = str | os.PathLike
@@ -48,21 +52,11 @@ ORIENTATION_COLUMNS = ("time_s", "w", "x", "y", "z")
 TIME_FORMAT = "%.6f"
 VALUE_FORMAT = "%.9g"
 
-# Units check. A 0.5 s window whose |acc| varies by less than 3 % is a quiet
-# stretch (standing, lying, sensor on a table): its mean |acc| is gravity.
-QUIET_WINDOW_S = 0.5
-QUIET_REL_STD = 0.03
-# |acc| at rest must lie within this factor of gravity in the declared unit. Wide
-# enough for the median of a file of running only, and g vs m/s^2 differ by ~10x,
-# so one unit can never pass for the other.
-GRAVITY_TOLERANCE_FACTOR = 2.5
-# No body-worn gyro measures more than 2000 deg/s (~35 rad/s); deg/s data read as
-# rad/s exceed it whenever the wearer moves. A few glitch samples are tolerated.
-GYR_MAX_RPS = 35.0
-GYR_OVER_MAX_FRACTION = 0.002
-GYR_OVER_MAX_MIN_COUNT = 3
-# Outside this range |mag| cannot be the Earth's field (about 25-65 uT).
-MAG_PLAUSIBLE_UT = (5.0, 500.0)
+# The whole file is read into memory (about 6x its size at the peak while parsing):
+# 1 GiB is about 22 h at 200 Hz. A bigger file is refused before it is read.
+MAX_CSV_BYTES = 1 << 30
+# The start of a file that is checked for binary data or a UTF-16/32 encoding.
+_SNIFF_BYTES = 4096
 # An explicit rate_hz this far from the median interval is worth a note.
 RATE_MISMATCH_FRACTION = 0.05
 
@@ -117,12 +111,16 @@ def read_imu_csv(path: PathLike, units: CsvUnits = CsvUnits(), *,
             finite numbers, time not strictly increasing, fewer than 2 samples.
         UnitsError: a unit spelled differently from ACC_UNITS/GYR_UNITS/MAG_UNITS,
             or declared units that do not fit the data.
-        SettingsError: `rate_hz` not a positive finite number.
+        SettingsError: `rate_hz` not a plausible IMU rate (plausibility.MIN_RATE_HZ to
+            MAX_RATE_HZ).
     """
     name = str(path)
     _check_unit_names(name, units)
-    if rate_hz is not None and not (np.isfinite(rate_hz) and rate_hz > 0):
-        raise SettingsError(f"rate_hz must be a positive number of Hz, got {rate_hz!r}.")
+    if rate_hz is not None and (not isinstance(rate_hz, (int, float))
+                                or rate_problem(float(rate_hz))):
+        raise SettingsError(f"rate_hz must be a positive number of Hz, got {rate_hz!r}"
+                            + (f": {rate_problem(float(rate_hz))}."
+                               if isinstance(rate_hz, (int, float)) else "."))
     notes: list[str] = []
 
     data = _read_normalised_bytes(name)
@@ -141,13 +139,15 @@ def read_imu_csv(path: PathLike, units: CsvUnits = CsvUnits(), *,
     _check_time_order(name, t, row_lines)
 
     rate = float(rate_hz) if rate_hz is not None else nominal_rate_hz(t)
+    _check_data_rate(name, rate)
     acc, gyr = values[:, 1:4], values[:, 4:7]
     mag = values[:, 7:10] if values.shape[1] == 10 else None
     _check_acc_units(name, acc, t, rate, units.acc)
     _check_gyr_units(name, gyr, units.gyr)
-    if mag is not None:
-        _note_mag_scale(mag, notes)
     acc_mps2, gyr_rps = _to_si(acc, gyr, units)
+    _check_ranges(name, acc_mps2, gyr_rps, col_names, values, row_lines)
+    if mag is not None and (note := mag_scale_note(mag)):
+        notes.append(note)
 
     gap = detect_gaps(t, rate)
     n_gaps = int(np.count_nonzero(gap))
@@ -185,10 +185,42 @@ def _check_unit_names(path: str, units: CsvUnits) -> None:
             raise UnitsError(path, f"{what} unit {value!r} is not supported.", hint=hint)
 
 
+def not_text_reason(head: bytes) -> tuple[str, str] | None:
+    """(problem, hint) when the start of a file shows it is not CSV text in UTF-8, ASCII
+    or Latin-1 (a recording, UTF-16/32 text, binary data); None when it may be."""
+    if head.startswith(RECORDING_MAGIC[:6]):
+        return ("this is a pelvis-monitor recording, not a CSV.",
+                "give the recording to analyze, replay or info directly; it needs no import.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+            len(head) >= 4 and head.count(b"\x00") * 3 >= len(head)):
+        return ("the file is UTF-16 or UTF-32 encoded text.",
+                "save the CSV as UTF-8 (e.g. 'Save As' -> 'CSV UTF-8' in a spreadsheet, "
+                "or iconv -f UTF-16 -t UTF-8).")
+    control = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if b"\x00" in head or control > len(head) // 20:
+        return ("the file holds binary data, not CSV text.",
+                "check that you chose the right file: a generic IMU CSV is plain text "
+                f"starting with the header line {','.join(REQUIRED_COLUMNS)}.")
+    return None
+
+
 def _read_normalised_bytes(path: str) -> bytes:
     """The file's bytes without a UTF-8 BOM and with '\\n' line ends only."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+            if (reason := not_text_reason(head)) is not None:
+                raise CsvFormatError(path, reason[0], hint=reason[1])
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                raise CsvFormatError(
+                    path, f"the file is {size / 2**30:.3g} GiB; at most "
+                          f"{MAX_CSV_BYTES / 2**30:.3g} GiB (about 22 hours at 200 Hz) is "
+                          "read into memory.",
+                    hint="split it into parts of a few hours, each starting with the header "
+                         "line, and analyse them one by one.")
+            f.seek(0)
+            data = f.read()
     except OSError as exc:
         raise CsvFormatError(path, f"cannot read the file ({exc.strerror or exc}).",
                              hint="check the path and the file permissions.") from exc
@@ -273,9 +305,11 @@ def _parse_header(path: str, line: bytes, notes: list[str]) -> dict[str, int]:
                 if no_header else
                 f"the header must name {', '.join(REQUIRED_COLUMNS)} (mag_x, mag_y, mag_z "
                 "optional, any order); rename the columns.")
+        shown = ", ".join(repr(n[:40]) for n in names[:12]) + (
+            f" and {len(names) - 12} more" if len(names) > 12 else "")
         raise CsvFormatError(
-            path, f"missing column(s) {', '.join(missing)}; the header has: "
-                  f"{', '.join(repr(n) for n in names)}.", line=1, hint=hint)
+            path, f"missing column(s) {', '.join(missing)}; the header has: {shown}.",
+            line=1, hint=hint)
     mag_found = [c for c in MAG_COLUMNS if c in index]
     if mag_found and len(mag_found) < 3:
         raise CsvFormatError(
@@ -393,42 +427,46 @@ def _check_time_order(path: str, t: np.ndarray, row_lines: np.ndarray) -> None:
             hint="sort the rows by time_s and remove duplicated rows.")
 
 
-# --------------------------------------------------------------------------- units
+# --------------------------------------------------------------------------- plausibility
 
 
-def _gravity_estimate(acc: np.ndarray, t: np.ndarray, rate_hz: float) -> tuple[float, str]:
-    """|acc| at rest in the file's unit, and where it was measured."""
-    mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-    w = max(2, int(round(QUIET_WINDOW_S * rate_hz)))
-    k = len(mag) // w
-    if k:
-        win = mag[: k * w].reshape(k, w)
-        mean = win.mean(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(mean > 0, win.std(axis=1) / mean, np.inf)
-        j = int(np.argmin(rel))
-        if rel[j] < QUIET_REL_STD:
-            return float(mean[j]), f"in a quiet stretch at {t[j * w]:.2f} s"
-    return float(np.median(mag)), "as the median over the file (no quiet stretch)"
+def _check_data_rate(path: str, rate_hz: float) -> None:
+    if (problem := rate_problem(rate_hz)) is not None:
+        raise CsvFormatError(
+            path, f"{problem} (from the median interval of time_s).",
+            hint="time_s must be in seconds (time in milliseconds reads 1000x too slow); "
+                 "convert the time column, or pass --rate if the rate is right.")
+
+
+def _check_ranges(path: str, acc_mps2: np.ndarray, gyr_rps: np.ndarray, names: list[str],
+                  values: np.ndarray, row_lines: np.ndarray) -> None:
+    """Refuse values no IMU can read (corrupt rows, or a unit far from the declared one)."""
+    bad = impossible_samples(acc_mps2, gyr_rps)
+    if bad.any():
+        row = int(np.argmax(bad))
+        over = np.concatenate([np.abs(acc_mps2[row]) > MAX_ABS_ACC_MPS2,
+                               np.abs(gyr_rps[row]) > MAX_ABS_GYR_RPS])
+        col = 1 + int(np.argmax(over))
+        raise CsvFormatError(
+            path, f"{names[col]} is {float(values[row, col]):.6g}, beyond what any IMU "
+                  f"reads (+-{MAX_ABS_ACC_MPS2:g} m/s^2, +-{MAX_ABS_GYR_RPS:g} rad/s); "
+                  f"{int(np.count_nonzero(bad))} row(s) are like this.",
+            line=int(row_lines[row]) + 1,
+            hint="remove the damaged rows (the gap is detected from time_s), or check the "
+                 "column units.")
 
 
 def _check_acc_units(path: str, acc: np.ndarray, t: np.ndarray, rate_hz: float,
                      declared: str) -> None:
     """Refuse when |acc| at rest is not gravity in the declared unit."""
-    est, where = _gravity_estimate(acc, t, rate_hz)
-    g_in = {"m/s^2": GRAVITY_MPS2, "g": 1.0}
-
-    def fits(unit: str) -> bool:
-        return g_in[unit] / GRAVITY_TOLERANCE_FACTOR <= est <= g_in[unit] * GRAVITY_TOLERANCE_FACTOR
-
-    if fits(declared):
+    found = acc_units_problem(acc, t, rate_hz, declared)
+    if found is None:
         return
-    seen = f"|acc| is {est:.3g} {where}, but gravity is {g_in[declared]:.6g} {declared}"
-    other = next(u for u in ACC_UNITS if u != declared)
-    if fits(other):
+    seen, other = found
+    if other is not None:
         raise UnitsError(path, f"{seen}: the acc columns look like {other}, not {declared}.",
                          hint=f"pass --acc-unit {other} (CsvUnits(acc={other!r})).")
-    raise UnitsError(path, f"{seen}, and it is far from gravity in {other} too.",
+    raise UnitsError(path, f"{seen}, and it is far from gravity in the other unit too.",
                      hint="the acc columns must hold the accelerometer's specific force "
                           "including gravity, in m/s^2 or g; check the export "
                           "(gravity-removed or scaled data cannot be used).")
@@ -436,26 +474,8 @@ def _check_acc_units(path: str, acc: np.ndarray, t: np.ndarray, rate_hz: float,
 
 def _check_gyr_units(path: str, gyr: np.ndarray, declared: str) -> None:
     """Refuse rad/s data whose rates only a deg/s reading explains."""
-    if declared != "rad/s":
-        return
-    over = np.count_nonzero(np.abs(gyr).max(axis=1) > GYR_MAX_RPS)
-    if over >= GYR_OVER_MAX_MIN_COUNT and over > GYR_OVER_MAX_FRACTION * len(gyr):
-        raise UnitsError(
-            path, f"{100.0 * over / len(gyr):.3g} % of the samples have a rate above "
-                  f"{GYR_MAX_RPS:g} rad/s (2000 deg/s, beyond any body-worn gyro), "
-                  "so the gyro columns look like deg/s, not rad/s.",
-            hint="pass --gyr-unit deg/s (CsvUnits(gyr='deg/s')).")
-
-
-def _note_mag_scale(mag: np.ndarray, notes: list[str]) -> None:
-    # The magnetometer only affects heading (9D); a wrong scale is reported, not refused,
-    # because files with normalised magnetometer units are common and still usable in 6D.
-    med = float(np.median(np.sqrt(np.einsum("ij,ij->i", mag, mag))))
-    lo, hi = MAG_PLAUSIBLE_UT
-    if not lo <= med <= hi:
-        notes.append(f"median |mag| is {med:.3g}, far from the Earth's field (25-65 uT): "
-                     "the mag columns are probably not in microtesla; do not rely on "
-                     "magnetometer heading for this file.")
+    if (problem := gyr_units_problem(gyr, declared)) is not None:
+        raise UnitsError(path, problem + ".", hint="pass --gyr-unit deg/s (CsvUnits(gyr='deg/s')).")
 
 
 def _to_si(acc: np.ndarray, gyr: np.ndarray, units: CsvUnits) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,9 @@ bleak; tests can implement it with a fake. Nothing here imports bleak.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -28,6 +30,15 @@ def acc_lsb_mps2(range_g: float) -> float:
 def gyr_lsb_rps(range_dps: float) -> float:
     """rad/s per count of an int16 gyroscope whose full scale is +-range_dps."""
     return float(np.radians(range_dps)) / 32768.0
+
+
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
+def reason_key(problem: str) -> str:
+    """A malformed-frame problem with its numbers replaced by '#': one key per kind of
+    damage, so counting reasons stays bounded whatever a device sends."""
+    return _NUMBERS.sub("#", problem)
 
 
 NotifyCallback = Callable[[bytes, float], None]
@@ -119,13 +130,17 @@ class FrameParser(ABC):
     """Turns data notifications into ImuFrames. May keep state (reassembly, pairing).
 
     A notification that does not follow the layout is skipped and counted in
-    `malformed` (with the latest reason in `last_problem`); parsing carries on with the
-    next one.
+    `malformed` (with the latest reason in `last_problem` and a count per kind of reason
+    in `reasons`); parsing carries on with the next one. `feed` raises nothing else: a
+    decoder that lets another exception out is a bug (tests/test_fuzz_decoders.py).
     """
 
     def __init__(self) -> None:
         self.malformed = 0
         self.last_problem = ""
+        self.last_reason = ""
+        """The latest problem alone (no bytes shown): short enough for a status line."""
+        self.reasons: Counter[str] = Counter()
 
     def feed(self, data: bytes) -> list[ImuFrame]:
         """The frames in one notification ([] for a skipped or incomplete one)."""
@@ -138,6 +153,8 @@ class FrameParser(ABC):
     def reject(self, exc: MalformedFrameError) -> None:
         self.malformed += 1
         self.last_problem = str(exc)
+        self.last_reason = exc.problem
+        self.reasons[reason_key(exc.problem)] += 1
 
     @abstractmethod
     def _parse(self, data: bytes) -> list[ImuFrame]: ...

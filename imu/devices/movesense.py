@@ -44,6 +44,14 @@ STATUS_TEXT = {200: "OK", 202: "accepted", 400: "bad request", 404: "resource no
                501: "not implemented (unsupported rate or resource)",
                503: "service unavailable"}
 
+# Largest ranges Movesense offers (+-16 g, +-2000 deg/s), with room for factory calibration
+# gain; a float beyond them (or NaN/inf) can only be a damaged notification.
+MAX_ACC_MPS2 = 1.1 * 16 * 9.80665
+MAX_GYR_DPS = 1.1 * 2000.0
+# An IMU6 message at 1666 Hz carries a handful of samples; 100 samples take 2404 bytes.
+# A split message longer than this is garbage, and must not grow without bound.
+MAX_IMU6_PAYLOAD = 4096
+
 # Client references: fixed per purpose so replies can be matched (any non-zero byte works).
 REF_HELLO, REF_IMU, REF_BATTERY = 0x01, 0x63, 0x02
 
@@ -95,7 +103,11 @@ def decode_imu6(payload: bytes, rate_hz: float) -> ImuFrame:
     (t_ms,) = IMU6_HEAD.unpack_from(payload)
     values = np.frombuffer(payload, dtype="<f4", offset=IMU6_HEAD.size).astype(np.float64)
     acc = values[:3 * n].reshape(n, 3)
-    gyr = np.radians(values[3 * n:].reshape(n, 3))
+    gyr_dps = values[3 * n:].reshape(n, 3)
+    if not (np.all(np.abs(acc) <= MAX_ACC_MPS2) and np.all(np.abs(gyr_dps) <= MAX_GYR_DPS)):
+        raise MalformedFrameError(PROFILE, "IMU6 values are NaN, infinite or beyond the "
+                                           "sensor's range (+-16 g, +-2000 deg/s)", payload)
+    gyr = np.radians(gyr_dps)
     times = t_ms * 1e-3 + np.arange(n) / rate_hz
     return ImuFrame(acc, gyr, device_time_s=times, device_time_modulo_s=CLOCK_MODULO_S)
 
@@ -132,6 +144,9 @@ class MovesenseParser(FrameParser):
         # How the sensor splits a long message is not documented: a payload that is not a
         # whole number of samples is taken as the first part of a split message.
         if not _is_whole_imu6(payload):
+            if len(payload) > MAX_IMU6_PAYLOAD:
+                raise MalformedFrameError(PROFILE, f"split IMU6 message longer than "
+                                                   f"{MAX_IMU6_PAYLOAD} bytes", payload)
             self._partial = payload
             return []
         return [decode_imu6(payload, self._rate)]

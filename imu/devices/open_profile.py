@@ -104,6 +104,8 @@ class OpenCapabilities:
             max_spn = data[pos]
         except (IndexError, struct.error):
             raise MalformedFrameError(PROFILE, "capabilities value is truncated", data) from None
+        if not lists[0] or 0 in lists[0]:
+            raise MalformedFrameError(PROFILE, "capabilities offer no usable sample rate", data)
         return cls(lists[0], lists[1], lists[2], max_spn)
 
     def describe(self) -> str:

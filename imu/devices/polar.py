@@ -79,6 +79,7 @@ class PolarParser(FrameParser):
         self._prev_last: dict[int, int | None] = {pmd.TYPE_ACC: None, pmd.TYPE_GYRO: None}
         self._queues: dict[int, deque] = {pmd.TYPE_ACC: deque(), pmd.TYPE_GYRO: deque()}
         self._epoch_ns: int | None = None
+        self._max_queued = int(2 * PAIRING_WINDOW_S * rate_hz) + 64
         self.unpaired = 0
 
     def _decode(self, data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
@@ -117,7 +118,9 @@ class PolarParser(FrameParser):
                 (acc_q if ta < tg else gyr_q).popleft()
                 self.unpaired += 1
         for q in (acc_q, gyr_q):  # a stream that stalls must not hold the other forever
-            while q and q[-1][0] - q[0][0] > PAIRING_WINDOW_S * 1e9:
+            # (by count too: a device repeating one timestamp never spans the window)
+            while q and (q[-1][0] - q[0][0] > PAIRING_WINDOW_S * 1e9
+                         or len(q) > self._max_queued):
                 q.popleft()
                 self.unpaired += 1
         if not out_t:
@@ -188,8 +191,7 @@ class PolarSession(DeviceSession):
         resp = await self._checked(pmd.encode_start(mtype, settings),
                                    f"start the {name} at {rate} Hz")
         self._started.append(mtype)
-        factor = pmd.decode_settings(resp.params).get(pmd.SET_FACTOR, [1.0])[0]
-        return float(factor)
+        return pmd.decode_factor(resp.params)
 
     async def start(self, settings: StreamSettings, on_data: NotifyCallback) -> StreamConfig:
         rate = int(round(settings.rate_hz)) if settings.rate_hz else DEFAULT_RATE_HZ

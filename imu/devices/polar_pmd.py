@@ -47,6 +47,8 @@ STATUS_NAMES = {0: "success", 1: "invalid op code", 2: "invalid measurement type
 
 FRAME_HEADER = struct.Struct("<BQB")
 COMPRESSED = 0x80
+# Sample times are int64 nanoseconds downstream; no real clock is anywhere near this.
+MAX_TIMESTAMP_NS = (1 << 63) - 1
 # Seconds from the Unix epoch to Polar's epoch 2000-01-01T00:00:00 (for display only).
 POLAR_EPOCH_UNIX_S = 946684800
 
@@ -108,6 +110,15 @@ def encode_stop(measurement_type: int) -> bytes:
     return bytes([OP_STOP, measurement_type])
 
 
+def decode_factor(params: bytes) -> float:
+    """The FACTOR setting of a start response (1.0 when absent): counts -> unit."""
+    values = decode_settings(params).get(SET_FACTOR, [1.0])
+    if not values or not (np.isfinite(values[0]) and values[0] > 0):
+        raise MalformedFrameError(PROFILE, f"start response holds no usable factor "
+                                           f"({values[0] if values else 'empty'})", params)
+    return float(values[0])
+
+
 def decode_cp_response(data: bytes) -> CpResponse:
     if len(data) < 4 or data[0] != CP_RESPONSE:
         raise MalformedFrameError(PROFILE, "not a control-point response", data)
@@ -126,6 +137,9 @@ def decode_frame_header(data: bytes) -> tuple[int, int, int, bytes]:
         raise MalformedFrameError(PROFILE, f"data frame shorter than its "
                                            f"{FRAME_HEADER.size}-byte header plus samples", data)
     mtype, t_ns, frame_type = FRAME_HEADER.unpack_from(data)
+    if t_ns > MAX_TIMESTAMP_NS:
+        raise MalformedFrameError(PROFILE, f"timestamp {t_ns} ns is past the year 2292 "
+                                           "(beyond int64 nanoseconds)", data)
     return mtype & 0x3F, t_ns, frame_type, bytes(data[FRAME_HEADER.size:])
 
 

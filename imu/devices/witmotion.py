@@ -130,6 +130,9 @@ def decode_data_packets(packets: list[bytes]) -> tuple[np.ndarray, np.ndarray, n
 
 def decode_register_reply(packet: bytes) -> tuple[int, tuple[int, ...]]:
     """(start register, the 8 int16 values from it on) of a 0x71 packet."""
+    if len(packet) != PACKET_SIZE or packet[:2] != bytes([HEAD, FLAG_REGISTER]):
+        raise MalformedFrameError(PROFILE, f"register reply must be {PACKET_SIZE} bytes "
+                                           "starting with 55 71", packet)
     start, *values = struct.unpack("<H8h", packet[2:PACKET_SIZE])
     return start, tuple(values)
 
