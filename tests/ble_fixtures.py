@@ -6,6 +6,7 @@ have their own address, so the tests do not depend on their order. Short simulat
 sessions (duration_scale) keep the virtual sensors' start-up simulation quick.
 """
 
+import asyncio
 from dataclasses import replace
 
 from imu.ble.emulator import VirtualDeviceSpec, emulated_bluez, one_of_each
@@ -28,10 +29,36 @@ SLOW = VirtualDeviceSpec("open", "PelvisIMU-slow", "C0:FF:EE:00:02:02", rates_hz
 PAIRING = VirtualDeviceSpec("polar", "Polar Sense 0000000P", "A0:9E:1A:00:02:03",
                             require_pairing=True, **FAST)
 CLI = replace(LINK, name="PelvisIMU-cli", address="C0:FF:EE:00:03:01")
-ALL = [*EXACT, *DROP.values(), LINK, SLOW, PAIRING, CLI]
+STALL = replace(LINK, name="PelvisIMU-stall", address="C0:FF:EE:00:04:01")
+ALL = [*EXACT, *DROP.values(), LINK, SLOW, PAIRING, CLI, STALL]
 
 
 def running_emulator():
     """Generator for the session fixture: the emulated BlueZ with ALL sensors."""
     with emulated_bluez(ALL) as running:
         yield running
+
+
+async def record_across(recorder, source, fault, *, samples: int = 100, watch=None):
+    """Record until `samples` arrived, run `fault()` (a coroutine function), wait for a
+    reconnection and `samples` more, then stop; the RecordingSummary. `watch(status)`
+    sees the status while waiting for the reconnection."""
+    stop = asyncio.Event()
+
+    async def director():
+        while source.status().samples_received < samples:
+            await asyncio.sleep(0.02)
+        await fault()
+        while source.status().reconnects < 1:
+            if watch is not None:
+                watch(source.status())
+            await asyncio.sleep(0.02)
+        resumed = source.status().samples_received
+        while source.status().samples_received < resumed + samples:
+            await asyncio.sleep(0.02)
+        stop.set()
+
+    task = asyncio.create_task(director())
+    summary = await recorder.run(source, stop)
+    await task
+    return summary

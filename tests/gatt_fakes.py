@@ -54,7 +54,8 @@ class InProcessLink:
         self.peripheral.subscription_changed(uuid, False)
 
     # --- the bluez.Device side (what the peripheral calls)
-    def send(self, uuid: str, value: bytes) -> bool:
+    def send(self, uuid: str, value: bytes, packet: object = None) -> bool:
+        """`packet`: the samples behind a data notification (bluez.Device logs them)."""
         callback = self.callbacks.get(uuid)
         if callback is None:
             return False

@@ -22,7 +22,7 @@ from imu.ble.stream import BleSettings, BleSource
 from imu.devices import movesense, open_profile, polar_pmd, witmotion
 from imu.devices.errors import DeviceRefusedError
 from imu.recording import Event, read_recording
-from tests.ble_fixtures import ALL, DROP, LINK, PAIRING, SLOW, TEST_TIMEOUT_S
+from tests.ble_fixtures import ALL, DROP, LINK, PAIRING, SLOW, TEST_TIMEOUT_S, record_across
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="bleak's BlueZ backend runs on Linux only")
@@ -218,26 +218,11 @@ def test_link_loss_reconnects_and_the_recording_continues_with_a_marked_gap(emu,
     path = tmp_path / "session.pmrec"
     recorder = Recorder(path)
     source = BleSource(LINK.name, on_event=recorder.on_link_event)
-    stop = asyncio.Event()
 
-    async def scenario():
-        async def director():
-            while source.status().samples_received < 100:
-                await asyncio.sleep(0.02)
-            await emu.control.drop_link(LINK.address, down_s=0.6)
-            while source.status().reconnects < 1:
-                await asyncio.sleep(0.02)
-            resumed = source.status().samples_received
-            while source.status().samples_received < resumed + 100:
-                await asyncio.sleep(0.02)
-            stop.set()
+    async def drop():
+        await emu.control.drop_link(LINK.address, down_s=0.6)
 
-        task = asyncio.create_task(director())
-        summary = await recorder.run(source, stop)
-        await task
-        return summary
-
-    summary = run(scenario())
+    summary = run(record_across(recorder, source, drop))
     rec = read_recording(path, strict=True)
     s = rec.samples
     assert len(s) == summary.samples_written >= 200

@@ -12,8 +12,11 @@ Work is split as bleak's examples advise: the notification callback only timesta
 and queues; the iterator (the consumer) decodes, places samples in time and yields.
 A supervisor task reconnects with back-off when the link drops; the samples after a
 reconnection continue the same stream with the gap marked (and counted exactly when
-the device has a counter or clock). Link events are reported in stream order through
-`on_event`, so a recorder can write them next to the samples.
+the device has a counter or clock). A watchdog treats a connected sensor that sends
+nothing for `stall_timeout_s` as a lost link (a stalled sensor or a host stack that
+lost the subscription, which BlueZ does not report) and reconnects. Link events are
+reported in stream order through `on_event`, so a recorder can write them next to the
+samples.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 from bleak import BleakClient
@@ -68,6 +71,11 @@ class BleSettings:
     timing: TimingSettings = field(default_factory=TimingSettings)
     battery_poll_s: float = 60.0
     """Battery changes slowly and each read costs a radio exchange."""
+    stall_timeout_s: float = 5.0
+    """No notification for this long while connected = the sensor stalled: reconnect.
+    Well above the longest normal silence (a Polar Verity Sense fills a frame every
+    ~1.4 s at 26 Hz; links skip connection events for up to ~0.5 s), and short
+    enough that a stalled recording is noticed and restarted within seconds. 0 = off."""
 
     def stream_settings(self) -> StreamSettings:
         return StreamSettings(self.rate_hz, self.acc_range_g, self.gyr_range_dps)
@@ -91,6 +99,10 @@ class _Connection:
     session: DeviceSession
     pending: list = field(default_factory=list)
     live: bool = False
+    last_data_s: float = 0.0
+    """Arrival time of the latest notification (or when streaming started)."""
+    stalled: str = ""
+    """Why the watchdog gave up on this connection (empty while it is healthy)."""
 
 
 class BleSource:
@@ -101,15 +113,19 @@ class BleSource:
         settings: profile, rate, ranges, pairing, reconnection and timing settings.
         on_event: called with each LinkEvent, in order with the yielded blocks.
         clock: monotonic seconds; notification arrival times come from it too.
+        sleep: waits that many seconds of `clock` (back-off, watchdog, battery polls);
+            a test running the sensor faster than real time scales both.
     """
 
     def __init__(self, device: str, settings: BleSettings = BleSettings(), *,
                  on_event: Callable[[LinkEvent], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.wanted = device
         self.settings = settings
         self._on_event = on_event
         self._clock = clock
+        self._sleep = sleep
         self._queue: asyncio.Queue = asyncio.Queue()
         self._found: FoundDevice | None = None
         self._conn: _Connection | None = None
@@ -156,6 +172,12 @@ class BleSource:
         return self._details
 
     @property
+    def timeline(self) -> SampleTimeline | None:
+        """The timing reconstruction (its duplicate, reorder, clock-jump counters), once
+        streaming started."""
+        return self._timeline
+
+    @property
     def malformed(self) -> int:
         """Notifications skipped because they did not follow the device's layout."""
         return self._malformed_done + (self._parser.malformed if self._parser else 0)
@@ -167,6 +189,8 @@ class BleSource:
         if self.malformed:
             message = (message + "; " if message else "") + \
                 f"{self.malformed} malformed notifications skipped"
+            if self._parser is not None and self._parser.last_reason:
+                message += f" (latest: {self._parser.last_reason})"
         profile = (found.profile or "") if found else self.settings.profile
         return SourceStatus(self._state, found.name if found else self.wanted, profile,
                             self.rate_hz, self._measured_rate(), self._received,
@@ -190,6 +214,8 @@ class BleSource:
         self._tasks.append(asyncio.create_task(self._supervise()))
         if self.settings.battery_poll_s > 0:
             self._tasks.append(asyncio.create_task(self._poll_battery()))
+        if self.settings.stall_timeout_s > 0:
+            self._tasks.append(asyncio.create_task(self._watch_stall()))
         for task in self._tasks:
             task.add_done_callback(self._task_done)
 
@@ -231,6 +257,7 @@ class BleSource:
 
         def on_data(data: bytes, arrival_s: float) -> None:
             item = (_DATA, data, arrival_s)
+            conn.last_data_s = arrival_s
             if conn.live:
                 self._queue.put_nowait(item)
             else:
@@ -254,6 +281,7 @@ class BleSource:
         for item in conn.pending:
             self._queue.put_nowait(item)
         conn.pending.clear()
+        conn.last_data_s = max(conn.last_data_s, self._clock())
         conn.live = True
         self._state = "streaming"
         self._message = ""
@@ -261,14 +289,32 @@ class BleSource:
             self._disconnected(conn)
 
     def _disconnected(self, conn: _Connection) -> None:
-        """bleak's disconnected callback. Ignored for a connection that is not streaming
-        yet (its failure is handled where it is opened) or that we are closing."""
+        """bleak's disconnected callback (and the end of a stalled connection). Ignored
+        for a connection that is not streaming yet (its failure is handled where it is
+        opened) or that we are closing."""
         if self._closing or not conn.live:
             return
         conn.live = False
         self._lost.set()
         self._state = "reconnecting"
-        self._queue.put_nowait((_LOST, self._clock()))
+        self._queue.put_nowait((_LOST, self._clock(), conn.stalled or "link lost; reconnecting"))
+
+    async def _watch_stall(self) -> None:
+        """Give up on a connection that delivers nothing for stall_timeout_s (the link
+        looks up, so bleak reports nothing): the supervisor then reconnects."""
+        timeout = self.settings.stall_timeout_s
+        while True:
+            await self._sleep(timeout / 4)
+            conn = self._conn
+            if conn is None or not conn.live or conn.stalled:
+                continue
+            silent_s = self._clock() - conn.last_data_s
+            if silent_s > timeout:
+                conn.stalled = (f"no data from {self.wanted} for {silent_s:.1f} s while "
+                                "connected (sensor stalled); reconnecting")
+                self._state = "reconnecting"
+                self._message = conn.stalled
+                self._lost.set()
 
     async def _supervise(self) -> None:
         """Reconnect with back-off whenever the link is lost, until closed."""
@@ -276,14 +322,19 @@ class BleSource:
         while not self._closing:
             await self._lost.wait()
             conn, self._conn = self._conn, None
+            cause = ""
             if conn is not None:
+                cause = "sensor stalled; " if conn.stalled else ""
+                # Data that still arrives while a stalled connection is closed is kept:
+                # the lost marker follows it (no-op when bleak reported the loss).
                 await _close_connection(conn)
+                self._disconnected(conn)
             attempt, error = 0, None
             while not self._closing:
                 delay = reconnect_delay_s(attempt, error, policy)
-                self._message = f"reconnecting: attempt {attempt + 1} in {delay:.1f} s" + \
-                    (f" (last: {error})" if error else "")
-                await asyncio.sleep(delay)
+                self._message = f"reconnecting ({cause}attempt {attempt + 1} in {delay:.1f} s)" + \
+                    (f"; last error: {error}" if error else "")
+                await self._sleep(delay)
                 try:
                     if attempt >= 2:  # the old scan record may be stale: look again
                         self._found = await find_device(self._found.address, self._found.profile,
@@ -309,7 +360,7 @@ class BleSource:
 
     async def _poll_battery(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.battery_poll_s)
+            await self._sleep(self.settings.battery_poll_s)
             conn = self._conn
             if conn is None or not conn.live or self._details is None:
                 continue
@@ -336,7 +387,7 @@ class BleSource:
             elif tag == _LOST:
                 for block in self._flush():
                     yield block
-                self._emit(item[1], "lost", "link lost; reconnecting")
+                self._emit(item[1], "lost", item[2])
             elif tag == _ERROR:
                 self._emit(self._clock(), "failed", str(item[1]))
                 raise item[1]
@@ -399,7 +450,6 @@ class BleSource:
 
 async def _close_connection(conn: _Connection) -> None:
     """Stop the device's streams and disconnect, best effort and bounded in time."""
-    conn.live = False
     if conn.client.is_connected:
         with contextlib.suppress(DeviceError, BleakError, asyncio.TimeoutError, EOFError, OSError):
             await asyncio.wait_for(conn.session.stop(), CLOSE_TIMEOUT_S)

@@ -12,7 +12,10 @@ Two parts, both pure (no I/O, no wall clock: times are passed in):
 - `SampleTimeline` places each decoded frame: unwraps the device's counter and clock,
   counts the samples lost before the frame (exactly from a counter or timestamps,
   estimated from arrival times for devices without either), marks gaps and gives every
-  sample its session time. Samples are never invented: a loss is a gap.
+  sample its session time. Samples are never invented: a loss is a gap. With a
+  counter, out-of-order notifications are put back in order (a frame after a counter
+  gap waits briefly for the missing ones), duplicates are dropped, and a device clock
+  that jumps while the counter runs on is re-based instead of read as a loss.
 """
 
 from __future__ import annotations
@@ -54,6 +57,15 @@ class TimingSettings:
     rate_window_s: float = 30.0
     """Device sample rate is measured over continuous runs of at least this much device time
     before it replaces the nominal rate (used to convert long gaps to sample counts)."""
+    reorder_s: float = 0.1
+    """Devices with a counter: a frame that follows a counter gap waits up to this much
+    arrival time for the missing frames, so notifications delivered out of order are
+    placed in order instead of one being lost and one dropped as a duplicate. Only
+    frames after a gap wait, so it is the extra latency right after a real loss. 0 = off."""
+    clock_jump_s: float = 0.25
+    """Devices with counter and clock: when the clock advanced this much more or less
+    than the counter says, the clock was set (jumped), not samples lost: device times
+    are re-based to follow the counter."""
 
 
 class ClockModel:
@@ -152,6 +164,10 @@ class PlacedSamples:
     """Data is missing before the first sample (lost samples or a device restart)."""
 
 
+# Frames that may wait for a late one (bounds memory if a device's counter misbehaves).
+MAX_WAITING = 64
+
+
 def _unwrap(raw, modulo: float, predicted: float):
     """raw + k * modulo with k chosen to land nearest to the predicted value."""
     return raw + modulo * round((predicted - float(np.ravel(raw)[-1])) / modulo)
@@ -193,9 +209,13 @@ class SampleTimeline:
         self._rate_dt = 0.0
         self._excess = 0.0       # typical arrival delay over the lower envelope
         self._held: tuple[ImuFrame, float] | None = None  # see feed()
+        self._waiting: list[tuple[ImuFrame, float]] = []   # see _in_counter_order()
+        self._dev_offset = 0.0   # added to device times after clock jumps (see _counted)
         self.duplicates = 0
         self.restarts = 0
         self.clamped = 0
+        self.clock_jumps = 0
+        self.reordered = 0
 
     def link_restored(self) -> None:
         """The next frame follows a reconnection: check the device clock before trusting it."""
@@ -227,6 +247,8 @@ class SampleTimeline:
             placed = self.place(held, held_arrival, delayed=burst)
             if placed is not None:
                 out.append((held, placed))
+        if frame.counter is not None and self.settings.reorder_s > 0:
+            return out + self._in_counter_order(frame, arrival_s)
         if (frame.counter is None and frame.device_time_s is None and self._last_seq is not None
                 and self._arrival_loss(arrival_s, len(frame), commit=False)):
             self._held = (frame, arrival_s)
@@ -237,13 +259,49 @@ class SampleTimeline:
         return out
 
     def flush(self) -> list[tuple[ImuFrame, PlacedSamples]]:
-        """The held frame, if any, decided without look-ahead (the stream ended or broke)."""
-        if self._held is None:
-            return []
-        held, held_arrival = self._held
-        self._held = None
-        placed = self.place(held, held_arrival)
-        return [(held, placed)] if placed is not None else []
+        """Frames held for look-ahead, placed now (the stream ended or broke)."""
+        out = self._release_waiting(None)
+        if self._held is not None:
+            held, held_arrival = self._held
+            self._held = None
+            placed = self.place(held, held_arrival)
+            if placed is not None:
+                out.append((held, placed))
+        return out
+
+    def _counter_delta(self, frame: ImuFrame) -> int:
+        """How far the frame's counter is past the next expected one (wrapped, signed)."""
+        if self._last_seq is None or frame.counter is None:
+            return 0
+        modulo = frame.counter_modulo or 2 ** 63
+        expected = (self._last_seq + 1 - self._seq_offset) % modulo
+        return (int(frame.counter) - expected + modulo // 2) % modulo - modulo // 2
+
+    def _in_counter_order(self, frame: ImuFrame,
+                          arrival_s: float) -> list[tuple[ImuFrame, PlacedSamples]]:
+        """Frames with a counter, placed in counter order: one that follows a gap waits
+        (up to reorder_s of arrival time) for the missing frames to arrive late."""
+        self._waiting.append((frame, arrival_s))
+        return self._release_waiting(arrival_s)
+
+    def _release_waiting(self, now_s: float | None) -> list[tuple[ImuFrame, PlacedSamples]]:
+        """Place waiting frames that are next in order or waited long enough (all: None)."""
+        out = []
+        waiting = self._waiting
+        while waiting:
+            i = min(range(len(waiting)), key=lambda j: self._counter_delta(waiting[j][0]))
+            frame, arrival_s = waiting[i]
+            in_order = self._counter_delta(frame) <= 0 or self._after_outage
+            waited = now_s is None or now_s - min(a for _, a in waiting) >= self.settings.reorder_s
+            if not (in_order or waited or len(waiting) > MAX_WAITING):
+                break
+            waiting.pop(i)
+            if i > 0:  # placed ahead of a frame that arrived before it
+                self.reordered += 1
+            placed = self.place(frame, arrival_s)
+            if placed is not None:
+                out.append((frame, placed))
+        return out
 
     def place(self, frame: ImuFrame, arrival_s: float, *,
               delayed: bool = False) -> PlacedSamples | None:
@@ -259,17 +317,23 @@ class SampleTimeline:
         if frame.device_time_s is not None:
             dev = np.asarray(frame.device_time_s, dtype=np.float64)
             if frame.device_time_modulo_s:
-                dev = _unwrap(dev, frame.device_time_modulo_s, d_pred)
-            if self._after_outage and abs(float(dev[-1]) - d_pred) > self.settings.resync_s:
-                restarted = True
-            advance = round((float(dev[0]) - self._last_dev) * rate)
+                dev = _unwrap(dev, frame.device_time_modulo_s, d_pred - self._dev_offset)
+            dev = dev + self._dev_offset
+            if frame.counter is not None:
+                counted, dev = self._counted(frame, dev, d_pred, rate)
+                restarted = counted is None
+                advance = 0 if counted is None else counted
+            else:
+                restarted = (self._after_outage
+                             and abs(float(dev[-1]) - d_pred) > self.settings.resync_s)
+                advance = round((float(dev[0]) - self._last_dev) * rate)
         else:
             dev = None
             advance = 1 + (0 if delayed else self._arrival_loss(arrival_s, n))
-        if frame.counter is not None and not restarted:
-            counter = int(_unwrap(frame.counter, frame.counter_modulo or 2 ** 63,
-                                  self._last_seq - self._seq_offset + advance))
-            advance = counter + self._seq_offset - self._last_seq
+            if frame.counter is not None:
+                counter = int(_unwrap(frame.counter, frame.counter_modulo or 2 ** 63,
+                                      self._last_seq - self._seq_offset + advance))
+                advance = counter + self._seq_offset - self._last_seq
         if restarted or (dev is not None and advance <= 0 and self._after_outage):
             return self._restart(frame, arrival_s, n, dev)
         if advance <= 0:
@@ -281,6 +345,33 @@ class SampleTimeline:
             dev = (seq_first + np.arange(n)) / self.rate_hz
         exact = frame.counter is not None or frame.device_time_s is not None
         return self._emit(dev, seq_first, n, arrival_s, lost=advance - 1, exact=exact)
+
+    def _counted(self, frame: ImuFrame, dev: np.ndarray, d_pred: float,
+                 rate: float) -> tuple[int | None, np.ndarray]:
+        """Counter and clock: the counter counts the samples; the clock only places them.
+
+        The counter is unwrapped near what the device clock and what the host clock
+        predict (they agree unless the device clock jumped by more than half the
+        counter's range). After an outage, a counter that disagrees with the elapsed host
+        time means the device restarted (None). A device clock that moved differently
+        from the counter was set: device times are re-based to follow the counter.
+        """
+        n = len(frame)
+        modulo = frame.counter_modulo or 2 ** 63
+        last_counter = self._last_seq - self._seq_offset
+        by_clock = round((float(dev[0]) - self._last_dev) * rate)
+        by_host = round((d_pred - self._last_dev) * rate) - (n - 1)
+        counter_clock = int(_unwrap(frame.counter, modulo, last_counter + by_clock))
+        counter_host = int(_unwrap(frame.counter, modulo, last_counter + by_host))
+        advance = (counter_clock if counter_clock == counter_host else counter_host) - last_counter
+        if self._after_outage and abs(advance - by_host) > self.settings.resync_s * rate:
+            return None, dev
+        jump_s = (float(dev[0]) - self._last_dev) - advance / rate
+        if advance > 0 and abs(jump_s) > self.settings.clock_jump_s:
+            self.clock_jumps += 1
+            self._dev_offset -= jump_s
+            dev = dev - jump_s
+        return advance, dev
 
     def _host_rate_hz(self) -> float:
         """Samples per host second (the device rate seen through the clock drift)."""

@@ -18,6 +18,8 @@ from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
+from imu.ble.emulator.faults import SEND_LOG_MAX, NotificationPath
+from imu.ble.emulator.feed import Packet
 from imu.ble.emulator.peripheral import AttError, CharDef, VirtualPeripheral
 from imu.devices.sig import CCCD
 
@@ -28,8 +30,7 @@ ERR = "org.bluez.Error."
 ADVERTISING_INTERVAL_S = 0.1
 # ATT MTU the virtual links report (a BLE 5 phone/PC negotiates 247 typically).
 LINK_MTU = 247
-# Longest send-time log kept per device (the latency benchmark reads it): ~1 h at 50/s.
-SEND_LOG_MAX = 200_000
+NOT_READY = ("NotReady", "Resource Not Ready")  # BlueZ's answer while the adapter is off
 
 
 def att_dbus_error(code: int) -> DBusError:
@@ -182,9 +183,11 @@ class Device(ServiceInterface):
     """org.bluez.Device1 of one virtual sensor, plus its link state and fault injection."""
 
     def __init__(self, bus: MessageBus, peripheral: VirtualPeripheral,
-                 advertised_uuids: list[str]) -> None:
+                 advertised_uuids: list[str], powered: Callable[[], bool] = lambda: True) -> None:
         super().__init__("org.bluez.Device1")
         self.bus = bus
+        self._powered = powered
+        self.exported = False  # whether BlueZ lists it (a reset forgets unpaired devices)
         self.peripheral = peripheral
         spec = peripheral.spec
         self.address = spec.address
@@ -197,10 +200,10 @@ class Device(ServiceInterface):
         self.paired = False
         self.trusted = False
         self.down_until = 0.0
-        self.drop_next = 0
         self._attempt = 0  # a Disconnect cancels a pending Connect
         self.stats = {"connects": 0, "disconnects": 0, "notifications_sent": 0,
                       "notifications_dropped": 0, "injected": 0}
+        self.path_faults = NotificationPath(peripheral.clock, self.stats)
         self.send_times: list[float] = []
         self._gatt: list[tuple[str, ServiceInterface]] = []
         self._chars: dict[str, Characteristic] = {}
@@ -270,6 +273,8 @@ class Device(ServiceInterface):
     # --- methods bleak calls
     @method()
     async def Connect(self):
+        if not self._powered():
+            raise DBusError(ERR + NOT_READY[0], NOT_READY[1])
         if self.connected:
             return
         # While "out of range" the connection attempt pends, as an LE connect does until
@@ -281,6 +286,8 @@ class Device(ServiceInterface):
             await asyncio.sleep(wait)
         if attempt != self._attempt:
             raise DBusError(ERR + "Failed", "Connection attempt cancelled")
+        if not self._powered():
+            raise DBusError(ERR + "Failed", "le-connection-abort-by-local")
         self._link_up()
 
     @method()
@@ -295,8 +302,16 @@ class Device(ServiceInterface):
         self._attempt += 1
         self.link_down()
 
+    def present(self) -> bool:
+        """In range and advertising (not during a simulated outage)."""
+        return time.monotonic() >= self.down_until
+
     def advertise(self) -> None:
-        """One advertisement: BlueZ reports it as an RSSI change."""
+        """One advertisement: BlueZ reports it as an RSSI change (or, for a device it
+        had forgotten, lists it again)."""
+        if not self.exported:
+            self.export()
+            return
         self.rssi = self.peripheral.spec.rssi_dbm + random.randint(-2, 2)
         self.emit_properties_changed({"RSSI": self.rssi})
 
@@ -310,9 +325,21 @@ class Device(ServiceInterface):
         self.emit_properties_changed({"ServicesResolved": True})
         self.peripheral.connected()
 
+    def export(self) -> None:
+        self.bus.export(self.path, self)
+        self.exported = True
+
+    def forget(self) -> None:
+        """BlueZ drops the device object (a temporary device after an adapter reset)."""
+        self.link_down()
+        if self.exported:
+            self.bus.unexport(self.path, self)
+            self.exported = False
+
     def link_down(self, down_s: float = 0.0) -> None:
-        """The link ends (requested, or a simulated loss that lasts down_s)."""
-        self.down_until = time.monotonic() + down_s
+        """The link ends (requested, or a simulated loss: away for down_s device seconds)."""
+        self.down_until = time.monotonic() + self.peripheral.clock.host_seconds(down_s)
+        self.path_faults.link_down()
         if not self.connected:
             return
         self.connected = False
@@ -350,20 +377,19 @@ class Device(ServiceInterface):
         self._gatt.clear()
         self._chars.clear()
 
-    def send(self, uuid: str, value: bytes) -> bool:
-        """Notify a value if the link is up and the client subscribed; the faults apply."""
+    def send(self, uuid: str, value: bytes, packet: Packet | None = None) -> bool:
+        """Notify a value if the link is up and the client subscribed; the faults apply.
+        `packet`: the samples behind a data notification (logged as ground truth)."""
         char = self._chars.get(uuid)
         if not self.connected or char is None or not char.notifying:
             return False
-        if self.drop_next > 0:
-            self.drop_next -= 1
-            self.stats["notifications_dropped"] += 1
-            return False
-        if len(self.send_times) < SEND_LOG_MAX:
-            self.send_times.append(time.monotonic())
-        char.notify(value)
-        self.stats["notifications_sent"] += 1
-        return True
+
+        def deliver() -> None:
+            if len(self.send_times) < SEND_LOG_MAX:
+                self.send_times.append(time.monotonic())
+            char.notify(value)
+
+        return self.path_faults.send(deliver, packet)
 
 
 class Adapter(ServiceInterface):
@@ -374,6 +400,7 @@ class Adapter(ServiceInterface):
         self._devices = devices
         self._sessions = 0
         self._task: asyncio.Task | None = None
+        self.powered = True
 
     @dbus_property(access=PropertyAccess.READ)
     def Address(self) -> "s":
@@ -389,7 +416,7 @@ class Adapter(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Powered(self) -> "b":
-        return True
+        return self.powered
 
     @dbus_property(access=PropertyAccess.READ)
     def Discovering(self) -> "b":
@@ -405,6 +432,8 @@ class Adapter(ServiceInterface):
 
     @method()
     def StartDiscovery(self):
+        if not self.powered:
+            raise DBusError(ERR + NOT_READY[0], NOT_READY[1])
         self._sessions += 1
         if self._task is None:
             self.emit_properties_changed({"Discovering": True})
@@ -424,9 +453,23 @@ class Adapter(ServiceInterface):
     def RemoveDevice(self, device: "o"):
         pass  # virtual sensors stay known
 
+    def set_powered(self, on: bool, *, announce: bool = True) -> None:
+        """Power the adapter on or off (rfkill, a USB replug, `bluetoothctl power off`);
+        off ends discovery. The caller disconnects and forgets the devices, as BlueZ does."""
+        self.powered = on
+        changed: dict = {"Powered": on}
+        if not on and self._sessions:
+            self._sessions = 0
+            changed["Discovering"] = False
+        if not on and self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if announce:
+            self.emit_properties_changed(changed)
+
     async def _advertise(self) -> None:
         while True:
             for dev in self._devices():
-                if not dev.connected:  # a connected sensor stops advertising
+                if not dev.connected and dev.present():  # a connected sensor stops advertising
                     dev.advertise()
             await asyncio.sleep(ADVERTISING_INTERVAL_S)

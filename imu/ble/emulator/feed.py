@@ -46,16 +46,50 @@ class Packet:
     gyr_rps: np.ndarray
     acc_counts: np.ndarray     # int16 (n, 3) at the configured range
     gyr_counts: np.ndarray
+    sampled_s: float = 0.0     # host monotonic time the last sample was taken
 
 
 class DeviceClock:
-    """Seconds since the virtual sensor powered on (host monotonic clock)."""
+    """The virtual sensor's clock: seconds since it powered on.
 
-    def __init__(self) -> None:
-        self._t0 = time.monotonic()
+    Its oscillator runs at `speed` device seconds per host second (monotonic clock),
+    times (1 + drift): the samples are paced by the oscillator, as a real sensor's are,
+    so a drifting sensor also samples at a slightly different rate in host time.
+    Jumps (the firmware setting its clock) move the timestamps but not the pacing.
+    """
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = float(speed)
+        self.drift_ppm = 0.0
+        self.jump_s = 0.0
+        self._host0 = time.monotonic()
+        self._ticks0 = 0.0
+        self._rate = self.speed
+
+    def ticks(self) -> float:
+        """Oscillator seconds since power-on (continuous: what paces the samples)."""
+        return self._ticks0 + (time.monotonic() - self._host0) * self._rate
 
     def now(self) -> float:
-        return time.monotonic() - self._t0
+        """What the device's timestamps read (oscillator plus any jumps)."""
+        return self.ticks() + self.jump_s
+
+    def set_drift(self, ppm: float) -> None:
+        """From now on the oscillator is off by `ppm` (continuously: no step)."""
+        self._ticks0, self._host0 = self.ticks(), time.monotonic()
+        self.drift_ppm = float(ppm)
+        self._rate = self.speed * (1.0 + self.drift_ppm * 1e-6)
+
+    def jump(self, seconds: float) -> None:
+        """The timestamps step by `seconds` (forward or back); sampling goes on."""
+        self.jump_s += float(seconds)
+
+    def host_seconds(self, device_s: float) -> float:
+        """How long `device_s` device seconds last on the host clock."""
+        return max(0.0, float(device_s)) / self._rate
+
+    async def sleep(self, device_s: float) -> None:
+        await asyncio.sleep(self.host_seconds(device_s))
 
 
 class SampleFeed:
@@ -65,16 +99,19 @@ class SampleFeed:
         self.result = result
         self._clock = clock
         self._seq_offset = seq_offset
-        self._time_offset = clock.now()
+        self._time_offset = clock.ticks()
         self.next_seq = seq_offset
 
     async def packets(self) -> AsyncIterator[Packet]:
-        sensor = VirtualSensor(self.result, speed=1.0, loop=True, clock=time.monotonic,
-                               async_sleep=asyncio.sleep)
+        clock = self._clock
+        sensor = VirtualSensor(self.result, speed=1.0, loop=True, clock=clock.ticks,
+                               async_sleep=clock.sleep)
         errors = self.result.errors
         async for block in sensor:
             dev = device_samples(block, errors)
             seq = dev.seq + self._seq_offset
             self.next_seq = int(seq[-1]) + 1
-            yield Packet(seq, block.time_s + self._time_offset, block.acc_mps2, block.gyr_rps,
-                         dev.acc_counts, dev.gyr_counts)
+            # The sensor may emit late (a busy host): when the sample was really taken.
+            late_s = clock.host_seconds(clock.ticks() - float(block.time_s[-1]) - self._time_offset)
+            yield Packet(seq, block.time_s + self._time_offset + clock.jump_s, block.acc_mps2,
+                         block.gyr_rps, dev.acc_counts, dev.gyr_counts, time.monotonic() - late_s)

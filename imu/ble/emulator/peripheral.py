@@ -59,7 +59,8 @@ class VirtualPeripheral:
     def __init__(self, spec: VirtualDeviceSpec) -> None:
         self.spec = spec
         self.device: Device | None = None
-        self.clock = DeviceClock()
+        self.clock = DeviceClock(spec.speed)
+        self._packet: Packet | None = None  # the packet being emitted (the truth log's key)
         self.feed: SampleFeed | None = None
         self._feed_key: tuple | None = None
         self._task: asyncio.Task | None = None
@@ -103,7 +104,7 @@ class VirtualPeripheral:
         self.streaming = False
 
     def notify(self, uuid: str, value: bytes) -> bool:
-        return self.device is not None and self.device.send(uuid, value)
+        return self.device is not None and self.device.send(uuid, value, self._packet)
 
     def set_battery(self, percent: int) -> None:
         self.static[sig.BATTERY_LEVEL] = bytes([percent])
@@ -126,7 +127,11 @@ class VirtualPeripheral:
     async def _run(self, feed: SampleFeed) -> None:
         async for packet in feed.packets():
             if self.streaming:
-                self.emit(packet)
+                self._packet = packet
+                try:
+                    self.emit(packet)
+                finally:
+                    self._packet = None
 
     def stop(self) -> None:
         """Emulator shutdown."""

@@ -32,6 +32,9 @@ class VirtualDeviceSpec:
         require_pairing: polar only: control-point writes fail until the device is paired.
         frame_samples: samples per notification where the device decides (movesense,
             polar); None = the profile's default for the rate.
+        speed: device seconds per host second (1 = real time; soak tests run faster).
+            Durations given to the control API (outages, stalls, delays) are in device
+            seconds, so a fault schedule means the same at any speed.
     """
 
     profile: str
@@ -46,8 +49,11 @@ class VirtualDeviceSpec:
     rates_hz: tuple[int, ...] = (25, 50, 100, 200, 400)
     require_pairing: bool = False
     frame_samples: int | None = None
+    speed: float = 1.0
 
     def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise SettingsError(f"speed must be > 0, got {self.speed!r}.")
         if self.profile not in PROFILES:
             raise SettingsError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}.")
         name, address = DEFAULT_IDENTITY[self.profile]
