@@ -21,9 +21,10 @@ from typing import Callable
 import numpy as np
 
 from imu.calibration import Alignment, CalibrationProgress
-from imu.errors import PelvisMonitorError, SettingsError
+from imu.errors import PelvisMonitorError, RecordingError, SettingsError
 from imu.events.model import AnalysisEvent
 from imu.pipeline import Pipeline, PipelineSettings
+from imu.record_target import check_record_target
 from imu.recording import DeviceInfo, RecordingHeader, RecordingWriter
 from imu.samples import SampleBlock
 from imu.sources import LiveSource, SourceStatus
@@ -38,6 +39,10 @@ RAW_KEEP_S = 180.0
 UNCALIBRATED_PREROLL_S = 30.0
 """Pre-roll when not yet calibrated: enough for a calibration that is under way."""
 EVENTS_KEEP = 20000
+FLUSH_CHECK_S = 0.25
+"""How often the stream thread checks that a running recording's buffered samples are
+not older than the writer's flush interval (blocks flush it as they come; this covers a
+stalled stream, so a crash then still loses at most the last second)."""
 NUMBER_SMOOTHING_S = 0.2
 """The big numbers show the mean of the last 0.2 s: a value that flickers at 20 Hz
 cannot be read from two metres away."""
@@ -163,12 +168,22 @@ class LiveStream:
             loop.close()
 
     async def _consume(self, source: LiveSource) -> None:
+        flusher = asyncio.get_running_loop().create_task(self._flush_when_due())
         try:
             async for block in source:
                 self._process(block)
         except Exception as exc:  # noqa: BLE001 - the thread boundary: show it on the page
             with self._lock:
                 self._error = f"The sensor stream stopped: {type(exc).__name__}: {exc}"
+        finally:
+            flusher.cancel()
+
+    async def _flush_when_due(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_CHECK_S)
+            with self._lock:
+                if self._writer is not None:
+                    self._guard_writer(self._writer.flush_if_due)
 
     # ---------------------------------------------------------------- the stream thread
     def _process(self, block: SampleBlock) -> None:
@@ -193,10 +208,16 @@ class LiveStream:
                 self._write(block)
 
     def _write(self, block: SampleBlock) -> None:
-        try:
+        def write() -> None:
             self._writer.write_samples(block)
             if not self._calibration_written and self._pipeline.alignment is not None:
                 self._write_calibration()
+        self._guard_writer(write)
+
+    def _guard_writer(self, write: Callable[[], object]) -> None:
+        """Run a write; a failure (a full disk) stops the recording, keeping what is saved."""
+        try:
+            write()
         except PelvisMonitorError as exc:
             self._error = f"Recording stopped: {exc}"
             self._close_writer()
@@ -235,8 +256,14 @@ class LiveStream:
                 return Path(self._writer.path).name
             if self._pipeline is None or self._last_block is None:
                 raise SettingsError("Connect a sensor and wait for data before recording.")
-            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.recordings_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RecordingError(str(self.recordings_dir), "cannot create the recordings "
+                                     f"folder: {exc.strerror or exc}.",
+                                     hint="choose a writable folder for recordings.") from None
             path = self._free_path()
+            check_record_target(path)  # a read-only folder or a full disk: say so now
             status = self._source.status() if self._source else None
             last = self._last_block
             header = RecordingHeader(

@@ -64,10 +64,17 @@ ZLIB_LEVEL = 6  # measured: level 9 is slower and only 0.1 % smaller, level 1 is
 MAX_SAMPLES_PER_CHUNK = 65536
 # No valid chunk is larger; a bigger declared length is a corrupt length field.
 MAX_CHUNK_PAYLOAD = 64 * 1024 * 1024
+# After damage that breaks the framing, the reader looks this far for the next intact
+# chunk (real damage spans a chunk or two; a garbage tail must not be scanned for ever),
+# taking only candidates up to MAX_RESYNC_CHUNK bytes: a full samples chunk is < 4 MB,
+# annotations and events are small.
+RESYNC_SCAN_BYTES = 16 * 1024 * 1024
+MAX_RESYNC_CHUNK = 4 * 1024 * 1024
+_SCAN_WINDOW = 1 << 20
 
 _F32_MAX = float(np.finfo(np.float32).max)
-_REPAIR_HINT = ("run repair_recording() on it: it cuts the damage away and keeps the "
-                "original as a .bak copy.")
+_REPAIR_HINT = ("run `pelvis-monitor repair FILE` (in Python: repair_recording()) on it: it "
+                "cuts the damage away and keeps the original as a .bak copy.")
 
 
 # --------------------------------------------------------------------------- data model
@@ -249,6 +256,9 @@ def _decode_samples(payload: bytes, header: RecordingHeader) -> _Samples:
     if len(payload) < _SAMPLES_HEAD.size:
         raise _Malformed(f"samples chunk too short ({len(payload)} bytes)")
     n, flags, codec = _SAMPLES_HEAD.unpack_from(payload)
+    if n > MAX_SAMPLES_PER_CHUNK:  # bounds the memory a (CRC-valid) hostile chunk can ask for
+        raise _Malformed(f"samples chunk declares {n} samples, more than the "
+                         f"{MAX_SAMPLES_PER_CHUNK} a chunk holds")
     expected_flags = _field_flags(header.has_mag, header.has_seq)
     if flags != expected_flags:
         raise _Malformed(f"samples chunk field flags 0x{flags:02x} do not match the header "
@@ -298,7 +308,7 @@ def _to_json(obj: dict, what: str) -> bytes:
 def _json_object(payload: bytes, what: str) -> dict:
     try:
         obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # (deeply nested JSON)
         raise _Malformed(f"{what} chunk is not valid UTF-8 JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise _Malformed(f"{what} chunk holds a JSON {type(obj).__name__}, not an object")
@@ -454,17 +464,55 @@ def _scan_chunks(f: BinaryIO, offset: int, size: int) -> Iterator[_RawChunk | _D
 
 
 def _resync(f: BinaryIO, damage: _Damage, size: int) -> _RawChunk | None:
+    """The first intact chunk after the damage. A damaged length field may point past
+    good chunks (or nowhere), so the bytes up to where it points are searched first."""
     nxt = damage.next_offset
-    if nxt is not None and nxt < size:
+    chunk = _scan_for_chunk(f, damage.offset + 1, min(nxt or size, size), size)
+    if chunk is None and nxt is not None and nxt < size:
+        f.seek(nxt)
         try:
-            chunk = _read_chunk(f, nxt, size)  # the file is positioned at nxt already
+            chunk = _read_chunk(f, nxt, size)  # any type and size, as in normal reading
         except _Damage:
-            chunk = None
-        if chunk is not None:
-            damage.resumed = True
-            damage.problem += f"; skipped it, reading resumes at byte offset {nxt}"
-            return chunk
+            chunk = _scan_for_chunk(f, nxt + 1, size, size)
+    if chunk is not None:
+        damage.resumed = True
+        damage.next_offset = chunk.offset
+        damage.problem += f"; skipped it, reading resumes at byte offset {chunk.offset}"
+        return chunk
     damage.problem += f"; the last {size - damage.offset} bytes of the file cannot be read"
+    return None
+
+
+_KNOWN_TYPE = np.zeros(256, dtype=bool)
+_KNOWN_TYPE[[int(t) for t in ChunkType]] = True
+
+
+def _scan_for_chunk(f: BinaryIO, start: int, stop: int, size: int) -> _RawChunk | None:
+    """The first intact chunk of a known type starting in [start, stop), searched for at
+    most RESYNC_SCAN_BYTES.
+
+    Candidates are prefiltered with numpy (known type byte, plausible length); each one
+    left is read and CRC-checked, so a false match has odds of 2^-32 as in normal reading.
+    """
+    stop = min(stop, start + RESYNC_SCAN_BYTES, size - _CHUNK_HEAD.size + 1)
+    pos = start
+    while pos < stop:
+        f.seek(pos)
+        buf = np.frombuffer(f.read(min(_SCAN_WINDOW, stop - pos) + _CHUNK_HEAD.size - 1),
+                            np.uint8)
+        heads = min(len(buf) - _CHUNK_HEAD.size + 1, stop - pos)  # candidate starts in buf
+        if heads <= 0:
+            break
+        cand = np.flatnonzero(_KNOWN_TYPE[buf[:heads]])
+        length = sum(buf[cand + 1 + k].astype(np.int64) << (8 * k) for k in range(4))
+        room = size - (pos + cand) - _CHUNK_HEAD.size
+        for c in cand[(length <= room) & (length <= MAX_RESYNC_CHUNK)]:
+            f.seek(pos + int(c))
+            try:
+                return _read_chunk(f, pos + int(c), size)
+            except _Damage:
+                continue
+        pos += heads
     return None
 
 
@@ -611,9 +659,11 @@ class _Reader:
 
 
 def _check_time_order(t: np.ndarray, last_t: float) -> None:
+    if not np.isfinite(t).all():
+        raise _Malformed("samples chunk holds a time that is not a finite number")
     if not t[0] > last_t:
-        raise _Malformed(f"samples chunk starts at {t[0]!r} s, not after the previous chunk "
-                         f"({last_t!r} s)")
+        raise _Malformed(f"samples chunk starts at {float(t[0])!r} s, not after the previous "
+                         f"chunk ({float(last_t)!r} s)")
     if t.shape[0] > 1 and not np.all(t[1:] > t[:-1]):
         raise _Malformed("samples chunk times do not increase")
 
@@ -789,8 +839,10 @@ class RecordingWriter:
     since the last flush (then the file is fsync'ed), before any annotation, calibration or
     event (so file order is time order; those records are fsync'ed at once, they are rare
     and entered by hand) and on close. A process killed at any moment loses at most the
-    samples of the last `flush_interval_s` plus the block being written. Not thread-safe:
-    use one writer from one thread, and one writer per file.
+    samples of the last `flush_interval_s` plus the block being written, as long as blocks
+    keep coming; a caller whose stream can stall (a link that hangs without a disconnect)
+    calls flush_if_due() from a timer so the last samples before the stall reach the disk
+    too. Not thread-safe: use one writer from one thread, and one writer per file.
     """
 
     def __init__(self, path: str | os.PathLike, header: RecordingHeader, *,
@@ -829,6 +881,7 @@ class RecordingWriter:
         self._pending_n = 0
         self._last_time: float | None = None
         self._samples_written = 0
+        self._samples_stored = 0
         self._closed = False
         self._failed: str | None = None
 
@@ -879,6 +932,12 @@ class RecordingWriter:
         """Samples accepted by this writer (buffered ones included; they are written at the
         next flush). Samples already in an appended-to file are not counted."""
         return self._samples_written
+
+    @property
+    def samples_stored(self) -> int:
+        """Samples written to the file in complete chunks (buffered ones not yet): what a
+        reader finds after this process dies. Samples of an appended-to file not counted."""
+        return self._samples_stored
 
     def write_samples(self, block: SampleBlock) -> None:
         """Add samples. They must carry mag/seq exactly when the header says so, and start
@@ -943,6 +1002,15 @@ class RecordingWriter:
         self._write_chunk(ctype, payload)
         self.flush()
 
+    def flush_if_due(self) -> bool:
+        """Flush when samples are buffered and `flush_interval_s` has passed since the last
+        flush; True if it flushed. Cheap otherwise: call it from a timer."""
+        self._check_open()
+        if not self._pending or self._clock() - self._last_flush < self._interval:
+            return False
+        self.flush()
+        return True
+
     def flush(self) -> None:
         """Write buffered samples and make everything durable (fsync)."""
         self._check_open()
@@ -978,6 +1046,7 @@ class RecordingWriter:
         for start in range(0, len(block), MAX_SAMPLES_PER_CHUNK):
             part = block.slice(start, start + MAX_SAMPLES_PER_CHUNK)
             self._write_chunk(ChunkType.SAMPLES, _encode_samples(part))
+            self._samples_stored += len(part)
 
     def _write_chunk(self, ctype: ChunkType, payload: bytes) -> None:
         try:

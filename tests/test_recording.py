@@ -460,7 +460,7 @@ def test_bit_flip_is_caught_by_crc_and_reading_resumes_after_the_chunk(tmp_path)
         read_recording(bad)
 
 
-def test_corrupt_length_field_stops_reading_there(tmp_path):
+def test_corrupt_length_field_is_skipped_by_scanning_for_the_next_chunk(tmp_path):
     src = tmp_path / "full.pmrec"
     samples, _ = small_session(src)
     data = bytearray(src.read_bytes())
@@ -471,7 +471,10 @@ def test_corrupt_length_field_stops_reading_there(tmp_path):
     bad.write_bytes(bytes(data))
     rec = read_recording(bad)
     assert len(rec.problems) == 1 and rec.problems[0].startswith(f"byte offset {offset}:")
-    assert_same_samples(rec.samples, expected)
+    assert "resumes" in rec.problems[0]
+    # Everything before the damaged chunk, then everything after it (flagged as a gap).
+    first, n = lost_range(rec.samples, samples)
+    assert first == len(expected) and n > 0
 
 
 def read_recording_prefix(path: Path, size: int, tmp_path: Path) -> SampleBlock:

@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "imu.cli.scan",
     "imu.cli.record",
     "imu.cli.emulate",
+    "imu.cli.repair",
 )
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 from imu.ble.recorder import Recorder
 from imu.ble.stream import BleSettings, BleSource
 from imu.devices import PROFILES
+from imu.errors import SettingsError
+from imu.record_target import check_record_target
 from imu.sources import SourceStatus
 
 # Without a terminal (logs, CI) a status line every 10 s keeps logs readable.
@@ -41,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",
                    help="seconds to look for the sensor (default 10)")
+    p.add_argument("--notes", action="store_true",
+                   help="read notes from standard input, one per line (type and press "
+                        "Enter); each is stored in the recording at the latest sample time")
     p.set_defaults(func=run)
 
 
@@ -74,12 +81,57 @@ class StatusPrinter:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def message(self, text: str) -> None:
+        """A line of its own (on a terminal: above the status line, redrawn next tick)."""
+        self.stream.write(("\r\x1b[2K" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
     def done(self) -> None:
         if self.tty:
             self.stream.write("\n")
 
 
+def read_lines(fd: int, on_line: Callable[[str], None]) -> None:
+    """Call `on_line` with each line read from file descriptor `fd` until end of file.
+
+    Reads the raw descriptor, not sys.stdin: a daemon thread blocked inside sys.stdin's
+    buffered reader can abort the interpreter's shutdown."""
+    pending = b""
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            break
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_line(line.decode("utf-8", "replace"))
+    if pending:
+        on_line(pending.decode("utf-8", "replace"))
+
+
+def note_taker(recorder: Recorder, loop: asyncio.AbstractEventLoop,
+               say: Callable[[str], None]) -> Callable[[str], None]:
+    """A line handler (for any thread) that stores each non-empty line as a note."""
+    def store(text: str) -> None:  # on the loop: the writer is used from one thread only
+        try:
+            t = recorder.annotate(text)
+        except SettingsError as exc:
+            say(f"Note not stored: {exc}")
+            return
+        say(f"Note stored at {t:.1f} s: {text.strip()}")
+
+    def on_line(line: str) -> None:
+        if line.strip():
+            loop.call_soon_threadsafe(store, line)
+    return on_line
+
+
 async def record(args: argparse.Namespace) -> int:
+    # Before looking for the sensor: a read-only folder or a full disk is said at once.
+    target = check_record_target(args.output, overwrite=args.overwrite, append=args.append)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,17 +141,24 @@ async def record(args: argparse.Namespace) -> int:
                            find_timeout_s=args.timeout)
     source = BleSource(args.device, settings, on_event=recorder.on_link_event)
     printer = StatusPrinter(sys.stderr)
+    print(f"Recording to {target.path} ({target.free_bytes / 1e6:,.0f} MB free: about "
+          f"{target.hours_left():,.1f} h at 200 Hz).", file=sys.stderr)
+    if args.notes:
+        notes = note_taker(recorder, loop, printer.message)
+        threading.Thread(target=read_lines, args=(sys.stdin.fileno(), notes), name="notes",
+                         daemon=True).start()
+        print("Type a note and press Enter to store it in the recording.", file=sys.stderr)
     print(f"Looking for {args.device} ...", file=sys.stderr, flush=True)
     try:
         summary = await recorder.run(source, stop, on_status=printer.show,
                                      duration_s=args.duration)
     finally:
         printer.done()
-    if summary.samples_written == 0 and stop.is_set():
+    if summary.samples_written == 0 and stop.is_set() and not summary.stopped_by:
         print("Stopped before streaming began; nothing was recorded.", file=sys.stderr)
         return 1
     print(summary.describe())
-    return 0
+    return 1 if summary.stopped_by else 0
 
 
 def run(args: argparse.Namespace) -> int:
