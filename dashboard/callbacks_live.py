@@ -81,7 +81,7 @@ def register_live(app: Dash, config: DashboardConfig, stream: LiveStream,
             shown += [no_update] * n_panels
             keys += seen["keys"][len(keys):]
         else:
-            panels = events_values(items, origin)
+            panels = events_values(items, origin, snap.flags_total)
             shown += panels
             keys += [content_key(v) for v in panels]
         out = changed_only(shown, seen.get("keys"), keys)

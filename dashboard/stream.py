@@ -22,7 +22,7 @@ import numpy as np
 
 from imu.calibration import Alignment, CalibrationProgress
 from imu.errors import PelvisMonitorError, RecordingError, SettingsError
-from imu.events.model import AnalysisEvent
+from imu.events.model import AnalysisEvent, Flag
 from imu.pipeline import Pipeline, PipelineSettings
 from imu.record_target import check_record_target
 from imu.recording import DeviceInfo, RecordingHeader, RecordingWriter
@@ -83,6 +83,9 @@ class LiveSnapshot:
     exercise: str
     last_time_s: float | None
     time_origin_s: float | None
+    flags_total: int = 0
+    """Flags ever reported (the kept items hold only the newest EVENTS_KEEP): the
+    sound cue fires when this grows, also hours into a session."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class LiveStream:
         self._raw = RawRing(int(RAW_KEEP_S * (rate_hz or 200.0)))
         self._events: deque[AnalysisEvent] = deque(maxlen=EVENTS_KEEP)
         self._events_total = 0
+        self._flags_total = 0
         """Items ever reported in this generation (the page's events cursor)."""
         self._decim = max(1, int(round((rate_hz or DISPLAY_RATE_HZ) / DISPLAY_RATE_HZ)))
         self._phase = 0
@@ -204,6 +208,7 @@ class LiveStream:
             if out.events:
                 self._events.extend(out.events)
                 self._events_total += len(out.events)
+                self._flags_total += sum(isinstance(e, Flag) for e in out.events)
             if self._writer is not None:
                 self._write(block)
 
@@ -365,7 +370,7 @@ class LiveStream:
                 pipe.calibration_progress() if pipe else None,
                 pipe.alignment if pipe else None, self._events_total, rec,
                 self._exercise, float(last.time_s[-1]) if last is not None else None,
-                self._time_origin)
+                self._time_origin, self._flags_total)
 
 
 def smoothed_angles(sl: AngleSlice) -> tuple[float, float, float] | None:

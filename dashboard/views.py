@@ -42,11 +42,14 @@ def events_outputs(p: PanelIds) -> list[Output]:
             Output(p.flag_count, "data")]
 
 
-def events_values(items: tuple[AnalysisEvent, ...], origin_s: float) -> list:
+def events_values(items: tuple[AnalysisEvent, ...], origin_s: float,
+                  flags_total: int | None = None) -> list:
+    """The analysis panels' values; `flags_total` counts flags ever reported when the
+    items are only the newest ones kept (the live view)."""
     v = events_view(items)
     return [cpd_figure(v.strides), reps_figure(v.reps), reps_table_children(v.reps),
             variability_text(v), flag_items(v.flags, origin_s), activity_text(v.segment),
-            v.flag_total]
+            v.flag_total if flags_total is None else flags_total]
 
 
 def chart_update(sl: AngleSlice, origin_s: float, max_points: int) -> list | None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from bench.long_session import (LIMIT_GROWTH_MB, deep_size, items_per_hour, loop_session,
                                 retained_bytes)
 from dashboard.stream import EVENTS_KEEP, RAW_KEEP_S, LiveStream
 from imu.pipeline import Pipeline
+from imu.samples import SampleBlock
 from imu.simulate import VirtualSensor
 
 PACKET = 200  # 1 s per packet: the same pipeline work with fewer Python calls
@@ -83,3 +85,33 @@ def test_the_live_streams_buffers_stay_bounded(session, tmp_path):
         assert EVENTS_KEEP * mean_item < LIMIT_GROWTH_MB * 1e6, (mean_item, bytes_per_hour)
     finally:
         stream.disconnect()
+
+
+def test_flags_are_counted_past_the_kept_items(tmp_path, monkeypatch):
+    """The sound cue fires when the flag count grows; counting only the kept items
+    (the newest EVENTS_KEEP) stalled it hours into a session."""
+    import dashboard.stream as live
+    from imu.events.model import Flag
+    from imu.pipeline import PipelineOutput
+
+    monkeypatch.setattr(live, "EVENTS_KEEP", 3)
+    stream = LiveStream(tmp_path)
+    flag = Flag(rule="pelvic-drop", activity="lunge", time_s=1.0, cycle=1, side="left",
+                value=9.0, limit=6.0, unit="deg", message="drop", reported_time_s=1.2)
+
+    class Pipe:  # reports one flag per block
+        def feed(self, block):
+            n = len(block)
+            return PipelineOutput(block.time_s, np.tile([1.0, 0, 0, 0], (n, 1)), np.zeros(n),
+                                  np.zeros(n), np.zeros(n), np.zeros(n, bool), None, (flag,))
+
+    stream._pipeline = Pipe()
+    for k in range(10):
+        stream._process(SampleBlock(np.arange(4) * 0.005 + k * 0.02, np.zeros((4, 3)),
+                                    np.zeros((4, 3))))
+    stream._pipeline = None  # the snapshot would ask a real pipeline for its status
+    snap = stream.snapshot()
+    assert len(stream.events()) == 3 and snap.events_total == 10
+    assert snap.flags_total == 10
+    from dashboard.views import events_values
+    assert events_values(stream.events(), 0.0, snap.flags_total)[-1] == 10  # the page's count
