@@ -21,28 +21,16 @@ import numpy as np
 
 from imu.pipeline import analyze_samples
 from imu.simulate.scoring import GaitScore, RepScore, score_session
-from imu.simulate.script import parse_text
+from imu.simulate.script import CALIBRATION_TOML, parse_text
 from imu.simulate.session import simulate
 
-HEADER = """
+HEADER = ("""
 name = "{name}"
 [sensor]
 rate_hz = 200
 mounting = "random"
 errors = "{errors}"
-
-[[segment]]
-type = "stand"
-duration_s = 10
-
-[[segment]]
-type = "hinges"
-count = 3
-
-[[segment]]
-type = "stand"
-duration_s = 5
-"""
+""" + CALIBRATION_TOML)
 
 TAIL = """
 [[segment]]

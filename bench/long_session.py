@@ -42,6 +42,7 @@ import numpy as np
 from imu.recording import DeviceInfo, RecordingHeader, RecordingWriter, iter_recording
 from imu.samples import SampleBlock
 from imu.simulate import SimulationResult, VirtualSensor, simulate
+from imu.simulate.script import CALIBRATION_TOML
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_TAG = "LONG_SESSION_RESULT "
@@ -51,7 +52,7 @@ WARMUP_MIN = 10.0
 """One loop of the script: every code path (calibration, gait, reps) has run once."""
 SAMPLE_EVERY_MIN = 10.0
 
-LOOP_SCRIPT = """
+LOOP_SCRIPT = ("""
 name = "long-session-loop"
 description = "Ten minutes that loop into a long session: calibration, walk, run, lunges."
 seed = 5
@@ -61,19 +62,7 @@ rate_hz = 200
 mounting = "random"
 errors = "typical"
 packet_samples = {packet}
-
-[[segment]]
-type = "stand"
-duration_s = 10
-
-[[segment]]
-type = "hinges"
-count = 3
-
-[[segment]]
-type = "stand"
-duration_s = 5
-
+""" + CALIBRATION_TOML + """
 [[segment]]
 type = "walk"
 duration_s = 120
@@ -100,7 +89,7 @@ rest_between_sets_s = 20
 type = "walk"
 duration_s = 90
 speed_mps = 1.3
-"""
+""")
 
 
 def loop_session(folder: Path, packet_samples: int = 10) -> SimulationResult:

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from imu.simulate.script import CALIBRATION_TOML
+
 RATE_HZ = 200.0
 
 
-SESSION_TOML = """
+SESSION_TOML = ("""
 name = "throughput-hour"
 description = "Calibration, then walking and running for the rest of the hour."
 seed = 1
@@ -32,19 +34,7 @@ seed = 1
 rate_hz = 200
 mounting = "random"
 errors = "typical"
-
-[[segment]]
-type = "stand"
-duration_s = 10
-
-[[segment]]
-type = "hinges"
-count = 3
-
-[[segment]]
-type = "stand"
-duration_s = 5
-
+""" + CALIBRATION_TOML + """
 [[segment]]
 type = "walk"
 duration_s = {walk_s}
@@ -57,7 +47,7 @@ speed_mps = 3.2
 cpd_left_deg = 5
 cpd_right_deg = 8
 turn_every_s = 120
-"""
+""")
 
 
 def make_session(minutes: float, path_rec: Path, path_csv: Path) -> int:

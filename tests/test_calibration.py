@@ -8,6 +8,7 @@ import pytest
 from imu.calibration import Alignment, AlignmentDetector, alignment_matrix, anterior_from_hinges
 from imu.pipeline import analyze_samples
 from imu.rotation import random_rotation, rot_y
+from imu.simulate.script import CALIBRATION_TOML
 from tests.kinematics import imu_from_pelvis, pelvis_script
 
 RATE = 100.0
@@ -164,25 +165,13 @@ def test_standing_cut_short_by_a_link_outage_still_counts():
     assert res.alignment.standing_end_s < 5.5
 
 
-POOR_DEVICE_HINGES = """
+POOR_DEVICE_HINGES = ("""
 name = "poor device hinges"
 [sensor]
 rate_hz = 200
 mounting = "random"
 errors = "poor"
-
-[[segment]]
-type = "stand"
-duration_s = 10
-
-[[segment]]
-type = "hinges"
-count = 3
-
-[[segment]]
-type = "stand"
-duration_s = 5
-"""
+""" + CALIBRATION_TOML)
 
 
 @pytest.mark.parametrize("fraction, calibrated", [(0.25, True), (0.0, False)])

@@ -62,6 +62,22 @@ SEGMENT_TYPES = ("stand", "hinges", "walk", "run") + tuple(EXERCISES)
 # Scaled stand segments keep at least this long: quiet standing is the vertical calibration.
 MIN_STAND_S = 5.0
 
+CALIBRATION_TOML = """
+[[segment]]
+type = "stand"
+duration_s = 10
+
+[[segment]]
+type = "hinges"
+count = 3
+
+[[segment]]
+type = "stand"
+duration_s = 5
+"""
+"""The segments a session starts with so that the pipeline calibrates (quiet standing,
+three hip hinges, standing again): TOML to put right after a script's [sensor] table."""
+
 
 @dataclass(frozen=True)
 class SensorSettings:
