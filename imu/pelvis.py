@@ -37,8 +37,11 @@ class PelvisAngleStage:
         self._heading = RelativeHeading(heading_window_s)
 
     def update(self, time_s: np.ndarray, quat_earth_sensor: np.ndarray,
-               gap_before: np.ndarray) -> PelvisAngles:
-        r_ep = pelvis_orientation(quat_earth_sensor, self.alignment.r_sensor_pelvis)
+               gap_before: np.ndarray, r_earth_sensor: np.ndarray | None = None) -> PelvisAngles:
+        """Angles per sample; `r_earth_sensor` (the quaternions as matrices) saves
+        converting them again when the caller has them."""
+        r_ep = (pelvis_orientation(quat_earth_sensor, self.alignment.r_sensor_pelvis)
+                if r_earth_sensor is None else r_earth_sensor @ self.alignment.r_sensor_pelvis)
         tilt, obliquity, heading = decompose(r_ep)
         rotation = self._heading.update(time_s, heading, gap_before)
         return PelvisAngles(np.asarray(time_s), np.degrees(tilt), np.degrees(obliquity),

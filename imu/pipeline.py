@@ -23,6 +23,7 @@ from imu.events.signals import body_signals
 from imu.events.stage import EventStage
 from imu.fusion import FusionSettings, OrientationFilter, make_filter
 from imu.pelvis import PelvisAngleStage
+from imu.rotation import quat_to_matrix
 from imu.samples import SampleBlock
 
 # Batch analysis feeds blocks of this many samples: large enough that per-block
@@ -122,6 +123,7 @@ class Pipeline:
     def feed(self, block: SampleBlock) -> PipelineOutput:
         n = len(block)
         quat = self._filter.update(block)
+        r_es = quat_to_matrix(quat)  # once: the angles and the body signals both need it
         angles = np.full((4, n), np.nan)
         decided = None
         if self._angles is None:
@@ -134,14 +136,15 @@ class Pipeline:
             if decided is not None:
                 start = max(0, decided.valid_from_sample - self.samples_seen)
             if start < n:
-                a = self._angles.update(block.time_s[start:], quat[start:], block.gap_before[start:])
+                a = self._angles.update(block.time_s[start:], quat[start:],
+                                        block.gap_before[start:], r_es[start:])
                 angles[0, start:], angles[1, start:], angles[2, start:], angles[3, start:] = (
                     a.tilt_deg, a.obliquity_deg, a.rotation_deg, a.heading_deg)
         self.samples_seen += n
         events: tuple = ()
         if n:
             sig = body_signals(block.time_s, quat, block.acc_mps2, block.gyr_rps, angles[0],
-                               angles[1], angles[2], angles[3], block.gap_before)
+                               angles[1], angles[2], angles[3], block.gap_before, r_es)
             events = tuple(self._events.feed(sig))
         return PipelineOutput(block.time_s, quat, angles[0], angles[1], angles[2],
                               block.gap_before, decided, events)

@@ -44,10 +44,12 @@ class BodySignals:
 def body_signals(time_s: np.ndarray, quat_wxyz: np.ndarray, acc_mps2: np.ndarray,
                  gyr_rps: np.ndarray, tilt_deg: np.ndarray, obliquity_deg: np.ndarray,
                  rotation_deg: np.ndarray, heading_deg: np.ndarray,
-                 gap_before: np.ndarray) -> BodySignals:
+                 gap_before: np.ndarray, r_earth_sensor: np.ndarray | None = None) -> BodySignals:
     """Rotate the specific force into the earth frame, then about the vertical by the
-    pelvis heading (when known; before the alignment `fwd`/`left` are NaN)."""
-    acc_e = np.einsum("nij,nj->ni", quat_to_matrix(quat_wxyz), acc_mps2)
+    pelvis heading (when known; before the alignment `fwd`/`left` are NaN).
+    `r_earth_sensor`: the quaternions as matrices, when the caller has them."""
+    r = quat_to_matrix(quat_wxyz) if r_earth_sensor is None else r_earth_sensor
+    acc_e = np.einsum("nij,nj->ni", r, acc_mps2)
     h = np.radians(heading_deg)
     c, s = np.cos(h), np.sin(h)
     fwd = c * acc_e[:, 0] + s * acc_e[:, 1]

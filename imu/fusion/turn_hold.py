@@ -153,6 +153,10 @@ class TurnDetector:
         d = np.concatenate((self._pend[2], dt_s))
         base = first - self._pend[2].shape[0]   # absolute index of g[0]
         k = d.shape[0] // w
+        if k == 0:  # no window closes (most blocks of a live stream): nothing decided
+            self._pend = (g, a, d)
+            self._seen = first + n
+            return _holds_in({self._hold_from: (self._hold_until, self._is_turn)}, first, n)
         # Window sums, always through the same reshape so a window summed in one block or
         # assembled from several gives the same bits.
         rot = np.concatenate((self._rot, (g[:k * w] * d[:k * w, None]).reshape(k, w, 3).sum(axis=1)))
@@ -160,9 +164,11 @@ class TurnDetector:
         dur = np.concatenate((self._dur, d[:k * w].reshape(k, w).sum(axis=1)))
         span = self.span_windows
         if k:  # the sums over each new window and the span_windows - 1 before it
-            span_rot = np.lib.stride_tricks.sliding_window_view(rot, span, axis=0).sum(axis=2)
-            span_acc = np.lib.stride_tricks.sliding_window_view(acc, span, axis=0).sum(axis=2)
-            span_s = np.lib.stride_tricks.sliding_window_view(dur, span).sum(axis=1)
+            # Each span summed on its own (k is 1 or 2 in a live stream: a loop is
+            # cheaper than a strided view), so block splits cannot change the bits.
+            span_rot = np.array([rot[i:i + span].sum(axis=0) for i in range(k)])
+            span_acc = np.array([acc[i:i + span].sum(axis=0) for i in range(k)])
+            span_s = np.array([dur[i:i + span].sum() for i in range(k)])
             rates = np.abs(heading_rate_rps(span_rot, span_acc, span_s))
             turned = _about_vertical(rot[span - 1:], span_acc)  # each window's own turn
         recent_a = np.concatenate((self._recent_acc, a))
