@@ -159,17 +159,18 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
             update = chart_update(data.display_points(drawn, pos, max_points), data.origin_s,
                                   max_points)
             extend, figure = (update if update is not None else no_update), no_update
-        items = data.events_until(pos)
+        n_items = data.count_until(pos)
         panels = [no_update] * len(events_outputs(p))
-        if len(items) != view["ev"]:
-            panels = events_values(items, data.origin_s)
+        if n_items != view["ev"]:  # new items: only then walk them all for the panels
+            panels = events_values(data.events_until(pos), data.origin_s)
         recent = data.display_points(pos - SMOOTHING_S, pos)
         return (extend, figure, *fast_values(smoothed_angles(recent)), round(pos, 1),
                 f"{clock_text(pos)} / {clock_text(data.duration_s)}",
-                {"name": loaded["name"], "drawn": pos, "ev": len(items)},
+                {"name": loaded["name"], "drawn": pos, "ev": n_items},
                 "❚❚ Pause" if playing else "▶ Play", not playing, next_max_intervals(_n),
                 replay_calibration(data, pos),
-                bands(items, data.origin_s + pos, config.window_s, data.origin_s), *panels)
+                bands(data.events_reported_between(pos - config.window_s, pos),
+                      data.origin_s + pos, config.window_s, data.origin_s), *panels)
 
     # The size check runs in the browser, so an oversized file is refused with a message
     # before it is sent at all; the server checks again (dashboard.files).

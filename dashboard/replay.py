@@ -62,8 +62,20 @@ class ReplayData:
 
     def events_until(self, position_s: float) -> tuple[AnalysisEvent, ...]:
         """Items live had reported when the stream reached `position_s` (from the start)."""
-        n = int(np.searchsorted(self.reported_s, self.origin_s + position_s, side="right"))
-        return self.events[:n]
+        return self.events[:self.count_until(position_s)]
+
+    def count_until(self, position_s: float) -> int:
+        """How many items live had reported at `position_s` (from the start)."""
+        return int(np.searchsorted(self.reported_s, self.origin_s + position_s, side="right"))
+
+    def events_reported_between(self, after_s: float, position_s: float
+                                ) -> tuple[AnalysisEvent, ...]:
+        """Items reported after `after_s` and up to `position_s` (from the start): all
+        that can reach into a window ending at `position_s` (an item is reported after
+        it ends), without walking the whole session's items on every tick."""
+        a = int(np.searchsorted(self.reported_s, self.origin_s + after_s, side="left"))
+        b = int(np.searchsorted(self.reported_s, self.origin_s + position_s, side="right"))
+        return self.events[a:b]
 
     def display_points(self, after_s: float, until_s: float, limit: int | None = None) -> AngleSlice:
         """Display points (decimated as live decimates) with after_s < t - origin <= until_s."""

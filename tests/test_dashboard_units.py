@@ -245,3 +245,18 @@ def test_report_csv_has_a_row_per_segment_and_side():
             cpd = np.array([s.contralateral_drop_deg for s in side])
             assert float(r["cpd_mean_deg"]) == pytest.approx(cpd.mean(), abs=1e-3)
             assert float(r["cpd_sd_deg"]) == pytest.approx(cpd.std(ddof=1), abs=1e-3)
+
+
+def test_replay_takes_the_items_a_window_needs_by_report_time():
+    """Each replay tick draws the stance and rep bands of its chart window from the items
+    reported since the window's start, not from the whole session's items."""
+    from dashboard.views import bands
+    data = analyse_file(ROOT / "recordings" / "example-lunges.pmrec", "example")
+    window = 15.0
+    for pos in (30.0, 90.0, data.duration_s):
+        recent = data.events_reported_between(pos - window, pos)
+        assert set(recent) <= set(data.events_until(pos))
+        newest = data.origin_s + pos
+        assert bands(recent, newest, window, data.origin_s) == \
+            bands(data.events_until(pos), newest, window, data.origin_s)
+    assert len(recent) < data.count_until(data.duration_s) / 4  # the last window's share
