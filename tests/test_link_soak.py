@@ -15,8 +15,12 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="bleak's BlueZ backend runs on Linux only")
 
 # Fault durations of at most 8 simulated s and 4 s mean quiet time fit all ten kinds
-# into two simulated minutes (about 10 s of wall time at 20x, plus start-up).
-SHORT = SoakSettings(minutes=2.0, speed=20.0, seed=3, mean_interval_s=4.0, max_outage_s=8.0)
+# into two simulated minutes (about 12 s of wall time at 10x, plus start-up). 10x, not
+# the bench's 20x: the timeline's 2 s resync tolerance is then 0.2 s of real time, which
+# a loaded CI machine's scheduling stays within (at 20x, 0.1 s: once, during a loaded
+# full-suite run, a late first notification after a reconnect was taken for a sensor
+# restart and the recording held 518 samples more than were delivered).
+SHORT = SoakSettings(minutes=2.0, speed=10.0, seed=3, mean_interval_s=4.0, max_outage_s=8.0)
 WALL_LIMIT_S = 90.0
 
 
