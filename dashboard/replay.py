@@ -26,6 +26,9 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_TICK_S = 0.5
 """A late tick advances at most this much wall time (a stalled tab does not jump)."""
 CACHE_FILES = 4
+CACHE_SAMPLES = 4 * 3600 * 200
+"""The cache also holds at most this many samples (4 h at 200 Hz, ~0.5 GB analysed:
+bench/long_session measured ~127 MB per hour of session); the file in use is kept."""
 
 
 def settings_for(loaded: LoadedInput) -> PipelineSettings:
@@ -105,10 +108,16 @@ def analyse_file(path: Path, name: str) -> ReplayData:
 class ReplayLibrary:
     """Analysed files, cached by (path, size, modification time); thread-safe."""
 
-    def __init__(self, max_files: int = CACHE_FILES) -> None:
+    def __init__(self, max_files: int = CACHE_FILES, max_samples: int = CACHE_SAMPLES) -> None:
         self._cache: OrderedDict[tuple, ReplayData] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_files
+        self._max_samples = max_samples
+
+    def __len__(self) -> int:
+        """Files cached."""
+        with self._lock:
+            return len(self._cache)
 
     def get(self, path: Path, name: str) -> ReplayData:
         st = path.stat()
@@ -120,7 +129,9 @@ class ReplayLibrary:
         data = analyse_file(path, name)
         with self._lock:
             self._cache[key] = data
-            while len(self._cache) > self._max:
+            while len(self._cache) > 1 and (
+                    len(self._cache) > self._max
+                    or sum(d.analysis.time_s.size for d in self._cache.values()) > self._max_samples):
                 self._cache.popitem(last=False)
         return data
 

@@ -260,3 +260,24 @@ def test_replay_takes_the_items_a_window_needs_by_report_time():
         assert bands(recent, newest, window, data.origin_s) == \
             bands(data.events_until(pos), newest, window, data.origin_s)
     assert len(recent) < data.count_until(data.duration_s) / 4  # the last window's share
+
+
+def test_replay_cache_is_bounded_by_samples_as_well_as_files(tmp_path):
+    import shutil
+
+    from dashboard.replay import ReplayLibrary
+    paths = []
+    for k in range(3):
+        p = tmp_path / f"run{k}.pmrec"
+        shutil.copy(EXAMPLE_RUN, p)
+        paths.append(p)
+    one = ReplayLibrary().get(paths[0], "run0").analysis.time_s.size
+    lib = ReplayLibrary(max_files=4, max_samples=2 * one)
+    first = lib.get(paths[0], "run0")
+    lib.get(paths[1], "run1")
+    assert lib.get(paths[0], "run0") is first          # cached: two files fit
+    lib.get(paths[2], "run2")                           # a third exceeds the samples
+    assert lib.get(paths[1], "run1") is not None
+    assert len(lib) == 2
+    tiny = ReplayLibrary(max_samples=1)                 # the file in use is always kept
+    assert tiny.get(paths[0], "run0") is tiny.get(paths[0], "run0")
