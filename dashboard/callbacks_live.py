@@ -68,9 +68,10 @@ def register_live(app: Dash, config: DashboardConfig, stream: LiveStream,
             rec_state = (f"REC {clock_text(time.time() - snap.recording.started_wall_s)} · "
                          f"{Path(snap.recording.path).name}")
         origin = snap.time_origin_s or 0.0
-        items = stream.events()
+        recent = (() if snap.last_time_s is None
+                  else stream.events_reported_after(snap.last_time_s - config.window_s))
         shown = [link, calibration_children(steps), rec_label, rec_state,
-                 bands(items, snap.last_time_s, config.window_s, origin)]
+                 bands(recent, snap.last_time_s, config.window_s, origin)]
         # Send what changed only: each new tree, figure or relayout costs the page a
         # redraw on the main thread that the chart's updates need (docs/dashboard.md).
         seen = seen or {}
@@ -81,7 +82,7 @@ def register_live(app: Dash, config: DashboardConfig, stream: LiveStream,
             shown += [no_update] * n_panels
             keys += seen["keys"][len(keys):]
         else:
-            panels = events_values(items, origin, snap.flags_total)
+            panels = events_values(stream.events(), origin, snap.flags_total)
             shown += panels
             keys += [content_key(v) for v in panels]
         out = changed_only(shown, seen.get("keys"), keys)

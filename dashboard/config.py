@@ -64,9 +64,9 @@ class DashboardConfig:
     virtual_speed: float = 1.0
     replay_file: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    live_interval_ms: int = 20   # the replay view's pause between self-paced updates
-    """Screen update period of the live and replay views. The next update is asked for
-    only after the last one is handled, so 40 ms gives the >= 20 updates/s measured by
-    bench/dashboard_latency (50 ms gave ~18 on a loaded 2-core machine)."""
+    live_interval_ms: int = 20
+    """The replay view's pause between self-paced updates: the next one is asked for
+    only after the last was handled, so the rate is 1 / (pause + round trip). The live
+    view paces itself (dashboard.live_updates)."""
     window_s: float = 15.0
     """Seconds of angles the scrolling chart shows."""

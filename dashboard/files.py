@@ -139,4 +139,7 @@ def accept_upload(contents: str, filename: str, folder: Path,
         path.unlink(missing_ok=True)
         raise FileAccessError(f"Refused '{Path(filename).name}': it could not be read "
                               f"({exc}).") from None
+    except BaseException:
+        path.unlink(missing_ok=True)  # a reader bug must not leave the upload behind
+        raise
     return path.name, loaded

@@ -121,8 +121,8 @@ class LiveStream:
         self._raw = RawRing(int(RAW_KEEP_S * (rate_hz or 200.0)))
         self._events: deque[AnalysisEvent] = deque(maxlen=EVENTS_KEEP)
         self._events_total = 0
-        self._flags_total = 0
         """Items ever reported in this generation (the page's events cursor)."""
+        self._flags_total = 0
         self._decim = max(1, int(round((rate_hz or DISPLAY_RATE_HZ) / DISPLAY_RATE_HZ)))
         self._phase = 0
         self._error = ""
@@ -348,6 +348,17 @@ class LiveStream:
         """The analysis items kept (the newest EVENTS_KEEP), in report order."""
         with self._lock:
             return tuple(self._events)
+
+    def events_reported_after(self, after_s: float) -> tuple[AnalysisEvent, ...]:
+        """Kept items reported after stream time `after_s`, in report order: all that can
+        reach into a chart window starting then (an item is reported after it ends)."""
+        with self._lock:
+            recent = []
+            for it in reversed(self._events):  # report order: stop at the first older one
+                if it.reported_time_s <= after_s:
+                    break
+                recent.append(it)
+        return tuple(reversed(recent))
 
     def events_since(self, count: int) -> tuple[int, tuple[AnalysisEvent, ...]]:
         """(items ever reported, the kept items reported after the first `count`)."""

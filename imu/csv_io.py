@@ -116,11 +116,12 @@ def read_imu_csv(path: PathLike, units: CsvUnits = CsvUnits(), *,
     """
     name = str(path)
     _check_unit_names(name, units)
-    if rate_hz is not None and (not isinstance(rate_hz, (int, float))
-                                or rate_problem(float(rate_hz))):
-        raise SettingsError(f"rate_hz must be a positive number of Hz, got {rate_hz!r}"
-                            + (f": {rate_problem(float(rate_hz))}."
-                               if isinstance(rate_hz, (int, float)) else "."))
+    if rate_hz is not None:
+        if not isinstance(rate_hz, (int, float)) or isinstance(rate_hz, bool):
+            raise SettingsError(f"rate_hz must be a number of Hz, got {rate_hz!r}.")
+        if rate_problem(float(rate_hz)):
+            raise SettingsError(f"rate_hz {rate_hz!r} is not usable: "
+                                f"{rate_problem(float(rate_hz))}.")
     notes: list[str] = []
 
     data = _read_normalised_bytes(name)

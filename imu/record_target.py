@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 
 from imu.errors import RecordingError
-from imu.recording import read_recording
+from imu.recording import iter_recording
 
 BYTES_PER_HOUR_200HZ = 14_000_000
 """A 200 Hz recording with sequence numbers: 16.2 bytes per sample measured on a realistic
@@ -64,7 +64,10 @@ def check_record_target(path: str | os.PathLike, *, overwrite: bool = False,
     _probe_write(folder, p)
     if exists and append:
         _probe_append(p)
-        problems = read_recording(p).problems  # raises for a file that is no recording
+        with iter_recording(p) as it:  # raises for a file that is no recording;
+            for _ in it:               # streamed: a long file is not held in memory
+                pass
+            problems = it.problems
         if problems:
             raise RecordingError(p, f"cannot continue a damaged recording: {problems[0]}.",
                                  hint="run `pelvis-monitor repair FILE` first (it keeps the "

@@ -59,6 +59,7 @@ async def record_across(recorder, source, fault, *, samples: int = 100, watch=No
         stop.set()
 
     task = asyncio.create_task(director())
+    task.add_done_callback(lambda _: stop.set())  # a failing director stops the recording
     summary = await recorder.run(source, stop)
-    await task
+    await task  # and raises its error here rather than hanging
     return summary

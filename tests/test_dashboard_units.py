@@ -274,10 +274,11 @@ def test_replay_cache_is_bounded_by_samples_as_well_as_files(tmp_path):
     one = ReplayLibrary().get(paths[0], "run0").analysis.time_s.size
     lib = ReplayLibrary(max_files=4, max_samples=2 * one)
     first = lib.get(paths[0], "run0")
-    lib.get(paths[1], "run1")
+    second = lib.get(paths[1], "run1")
     assert lib.get(paths[0], "run0") is first          # cached: two files fit
-    lib.get(paths[2], "run2")                           # a third exceeds the samples
-    assert lib.get(paths[1], "run1") is not None
-    assert len(lib) == 2
+    lib.get(paths[2], "run2")                           # a third exceeds the samples:
+    assert len(lib) == 2                                # the least recently used goes
+    assert lib.get(paths[0], "run0") is first
+    assert lib.get(paths[1], "run1") is not second      # evicted, analysed again
     tiny = ReplayLibrary(max_samples=1)                 # the file in use is always kept
     assert tiny.get(paths[0], "run0") is tiny.get(paths[0], "run0")

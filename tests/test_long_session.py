@@ -115,3 +115,6 @@ def test_flags_are_counted_past_the_kept_items(tmp_path, monkeypatch):
     assert snap.flags_total == 10
     from dashboard.views import events_values
     assert events_values(stream.events(), 0.0, snap.flags_total)[-1] == 10  # the page's count
+    # The chart's bands need only the items reported since the window's start.
+    assert stream.events_reported_after(0.2) == stream.events()[-3:]
+    assert stream.events_reported_after(1.2) == ()

@@ -350,20 +350,17 @@ class SampleTimeline:
                  rate: float) -> tuple[int | None, np.ndarray]:
         """Counter and clock: the counter counts the samples; the clock only places them.
 
-        The counter is unwrapped near what the device clock and what the host clock
-        predict (they agree unless the device clock jumped by more than half the
-        counter's range). After an outage, a counter that disagrees with the elapsed host
-        time means the device restarted (None). A device clock that moved differently
-        from the counter was set: device times are re-based to follow the counter.
+        The counter is unwrapped near what the host clock predicts, never the device
+        clock, which may have jumped. After an outage, a counter that disagrees with the
+        elapsed host time means the device restarted (None). A device clock that moved
+        differently from the counter was set: device times are re-based to follow the
+        counter.
         """
         n = len(frame)
         modulo = frame.counter_modulo or 2 ** 63
         last_counter = self._last_seq - self._seq_offset
-        by_clock = round((float(dev[0]) - self._last_dev) * rate)
         by_host = round((d_pred - self._last_dev) * rate) - (n - 1)
-        counter_clock = int(_unwrap(frame.counter, modulo, last_counter + by_clock))
-        counter_host = int(_unwrap(frame.counter, modulo, last_counter + by_host))
-        advance = (counter_clock if counter_clock == counter_host else counter_host) - last_counter
+        advance = int(_unwrap(frame.counter, modulo, last_counter + by_host)) - last_counter
         if self._after_outage and abs(advance - by_host) > self.settings.resync_s * rate:
             return None, dev
         jump_s = (float(dev[0]) - self._last_dev) - advance / rate

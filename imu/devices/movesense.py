@@ -21,6 +21,7 @@ import struct
 
 import numpy as np
 
+from imu import GRAVITY_MPS2
 from imu.devices.base import (DeviceDetails, DeviceSession, FrameParser, ImuFrame,
                               NotifyCallback, StreamConfig, StreamSettings)
 from imu.devices.errors import DeviceError, DeviceRefusedError, MalformedFrameError
@@ -46,7 +47,7 @@ STATUS_TEXT = {200: "OK", 202: "accepted", 400: "bad request", 404: "resource no
 
 # Largest ranges Movesense offers (+-16 g, +-2000 deg/s), with room for factory calibration
 # gain; a float beyond them (or NaN/inf) can only be a damaged notification.
-MAX_ACC_MPS2 = 1.1 * 16 * 9.80665
+MAX_ACC_MPS2 = 1.1 * 16 * GRAVITY_MPS2
 MAX_GYR_DPS = 1.1 * 2000.0
 # An IMU6 message at 1666 Hz carries a handful of samples; 100 samples take 2404 bytes.
 # A split message longer than this is garbage, and must not grow without bound.

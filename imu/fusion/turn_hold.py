@@ -163,14 +163,14 @@ class TurnDetector:
         acc = np.concatenate((self._acc, a[:k * w].reshape(k, w, 3).sum(axis=1)))
         dur = np.concatenate((self._dur, d[:k * w].reshape(k, w).sum(axis=1)))
         span = self.span_windows
-        if k:  # the sums over each new window and the span_windows - 1 before it
-            # Each span summed on its own (k is 1 or 2 in a live stream: a loop is
-            # cheaper than a strided view), so block splits cannot change the bits.
-            span_rot = np.array([rot[i:i + span].sum(axis=0) for i in range(k)])
-            span_acc = np.array([acc[i:i + span].sum(axis=0) for i in range(k)])
-            span_s = np.array([dur[i:i + span].sum() for i in range(k)])
-            rates = np.abs(heading_rate_rps(span_rot, span_acc, span_s))
-            turned = _about_vertical(rot[span - 1:], span_acc)  # each window's own turn
+        # The sums over each new window and the span_windows - 1 before it, each summed
+        # on its own (k is 1 or 2 in a live stream: a loop is cheaper than a strided
+        # view), so block splits cannot change the bits.
+        span_rot = np.array([rot[i:i + span].sum(axis=0) for i in range(k)])
+        span_acc = np.array([acc[i:i + span].sum(axis=0) for i in range(k)])
+        span_s = np.array([dur[i:i + span].sum() for i in range(k)])
+        rates = np.abs(heading_rate_rps(span_rot, span_acc, span_s))
+        turned = _about_vertical(rot[span - 1:], span_acc)  # each window's own turn
         recent_a = np.concatenate((self._recent_acc, a))
         recent_g = np.concatenate((self._recent_gyr, g))
         offset = self._recent_acc.shape[0] - base  # index in recent_* of absolute sample 0

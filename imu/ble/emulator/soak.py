@@ -266,10 +266,14 @@ async def _session(emu: EmulatedBluez, device: VirtualDeviceSpec, settings: Soak
         stop.set()
 
     task = asyncio.create_task(director())
+    task.add_done_callback(lambda _: stop.set())  # a failed director ends the recording...
     try:
         await recorder.run(source, stop)
     finally:
-        task.cancel()
+        if not task.done():
+            task.cancel()
+    if not task.cancelled():
+        task.result()  # ...and its error surfaces here instead of a hang
     log = await emu.control.send_log(device.address)
     rec = read_recording(path, strict=True)
     comparison = compare(rec.samples, log, counter_modulo=open_profile.COUNTER_MODULO,
