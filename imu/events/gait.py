@@ -370,8 +370,9 @@ class GaitDetector:
             rng[name] = float(np.ptp(seg)) if seg.size else float("nan")
         # Over a whole stride the pelvis's own rotation cancels; what remains is turning.
         if prev_same is not None and a < k_ic:
-            head = np.unwrap(np.radians(hist.col("heading_deg")[a:k_ic + 1]))
-            turn_rate = float(np.degrees(head[-1] - head[0]) / max(t[k_ic] - t[a], 1e-3))
+            # The unwrapped heading change: the sum of the wrapped sample-to-sample steps.
+            steps = (np.diff(hist.col("heading_deg")[a:k_ic + 1]) + 180.0) % 360.0 - 180.0
+            turn_rate = float(steps.sum() / max(t[k_ic] - t[a], 1e-3))
         else:
             turn_rate = 0.0
         flight = None
