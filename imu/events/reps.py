@@ -167,7 +167,11 @@ class RepDetector:
             i, ti = il[m], tt[m]
             if not math.isfinite(tl[m]):
                 continue
-            if sl[m]:
+            # Just after a posture change the last 2 s of acceleration still hold the move
+            # itself, and the first rep often follows within a second: there the gyro and
+            # steady angles (checked below) decide alone.
+            still = sl[m] if self._state != "settle" else self._gyro_still(gyr, i, k)
+            if still:
                 if self._still_since is None:
                     self._still_since = ti
             else:
@@ -262,6 +266,10 @@ class RepDetector:
         now by more than NEUTRAL_MARGIN_DEG (reps move away from neutral)."""
         neutral = NEUTRAL_TILT_DEG[posture_of(float(self._ref[0]))]
         return abs(tilt - neutral) + NEUTRAL_MARGIN_DEG < abs(self._ref[0] - neutral)
+
+    @staticmethod
+    def _gyro_still(gyr: np.ndarray, i: int, k: int) -> bool:
+        return bool(_add(gyr[i + 1 - k:i + 1]) < STILL_RPS * k)
 
     @staticmethod
     def _still_at(gyr: np.ndarray, acc: np.ndarray, i: int, k: int, kl: int) -> bool:
