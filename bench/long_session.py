@@ -33,7 +33,7 @@ import tempfile
 import time
 import types
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -42,7 +42,7 @@ import numpy as np
 from imu.recording import DeviceInfo, RecordingHeader, RecordingWriter, iter_recording
 from imu.samples import SampleBlock
 from imu.simulate import SimulationResult, VirtualSensor, simulate
-from imu.simulate.script import CALIBRATION_TOML
+from imu.simulate.script import CALIBRATION_TOML, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_TAG = "LONG_SESSION_RESULT "
@@ -92,11 +92,9 @@ speed_mps = 1.3
 """)
 
 
-def loop_session(folder: Path, packet_samples: int = 10) -> SimulationResult:
+def loop_session(packet_samples: int = 10) -> SimulationResult:
     """The 10-minute loop, delivered in packets of `packet_samples` (a BLE link: ~10)."""
-    script = folder / f"loop-{packet_samples}.toml"
-    script.write_text(LOOP_SCRIPT.format(packet=packet_samples))
-    return simulate(str(script))
+    return simulate(parse_text(LOOP_SCRIPT.format(packet=packet_samples), source="long-session"))
 
 
 def rss_mb() -> float:
@@ -104,22 +102,6 @@ def rss_mb() -> float:
     with open("/proc/self/status") as f:
         kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
     return kb / 1024.0
-
-
-def deep_size(obj: object, seen: set[int] | None = None) -> int:
-    """Bytes held by an analysis item: the object, its fields, containers and arrays."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return 0
-    seen.add(id(obj))
-    size = sys.getsizeof(obj)
-    if is_dataclass(obj) and not isinstance(obj, type):
-        size += sum(deep_size(getattr(obj, f.name), seen) for f in fields(obj))
-    elif isinstance(obj, dict):
-        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        size += sum(deep_size(v, seen) for v in obj)
-    return size
 
 
 def retained_bytes(root: object) -> int:
@@ -147,7 +129,7 @@ def items_per_hour(items: Sequence[object], hours: float) -> tuple[Counter, floa
     """Analysis items by kind per hour, and their bytes per hour."""
     kinds = Counter(type(it).__name__ for it in items)
     per_hour = Counter({k: round(v / hours) for k, v in kinds.items()})
-    return per_hour, sum(deep_size(it) for it in items) / hours
+    return per_hour, sum(retained_bytes(it) for it in items) / hours
 
 
 # --------------------------------------------------------------------------- dashboard calls
@@ -376,7 +358,7 @@ def child(kind: str, hours: float, every_min: float, recording: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="pm-long-") as tmp:
         folder = Path(tmp)
         if kind == "live":
-            samples, kept, totals = run_live(loop_session(folder), hours, every_min, folder)
+            samples, kept, totals = run_live(loop_session(), hours, every_min, folder)
             covered_h = samples[-1].sim_min / 60.0 * len(kept) / max(totals["items_reported"], 1)
             kinds, bytes_h = items_per_hour(kept, covered_h)
             return {"samples": [asdict(x) for x in samples], "totals": totals,
@@ -463,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pm-long-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        result = loop_session(folder)
+        result = loop_session()
         print(f"simulated the {len(result.block) / result.rate_hz / 60:.1f}-minute loop in "
               f"{time.perf_counter() - t0:.1f} s; the virtual sensor loops it to {args.hours:g} h")
         ok = report_live(run_child("live", args.hours, args.every_min, folder), args.hours)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from bench.long_session import (LIMIT_GROWTH_MB, deep_size, items_per_hour, loop_session,
+from bench.long_session import (LIMIT_GROWTH_MB, items_per_hour, loop_session,
                                 retained_bytes)
 from dashboard.stream import EVENTS_KEEP, RAW_KEEP_S, LiveStream
 from imu.pipeline import Pipeline
@@ -24,8 +24,8 @@ PACKET = 200  # 1 s per packet: the same pipeline work with fewer Python calls
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    return loop_session(tmp_path_factory.mktemp("long"), packet_samples=PACKET)
+def session():
+    return loop_session(packet_samples=PACKET)
 
 
 def test_retained_bytes_sees_a_growing_list():
@@ -81,7 +81,7 @@ def test_the_live_streams_buffers_stay_bounded(session, tmp_path):
         assert per_hour["Stride"] > 1000  # the session runs and walks: items do come
         # The kept items are bounded by count; at their measured size the cap fits in the
         # memory budget of a long session.
-        mean_item = sum(deep_size(it) for it in items) / len(items)
+        mean_item = sum(retained_bytes(it) for it in items) / len(items)
         assert EVENTS_KEEP * mean_item < LIMIT_GROWTH_MB * 1e6, (mean_item, bytes_per_hour)
     finally:
         stream.disconnect()
