@@ -55,16 +55,18 @@ class WindowStats:
     quiet: bool
 
 
-def window_stats(gyr_rps: np.ndarray, acc_mps2: np.ndarray, dt_s: np.ndarray) -> list[WindowStats]:
+def window_stats(gyr_rps: np.ndarray, acc_mps2: np.ndarray, dt_s: np.ndarray,
+                 gyr_dev_rps: float = QUIET_GYR_DEV_RPS) -> list[WindowStats]:
     """Rotation, duration, mean specific force and quietness of each window.
 
     gyr_rps, acc_mps2: (k, n, 3) and dt_s: (k, n) for k windows of n samples (always
-    this shape, so a window gives the same bits however it was assembled).
+    this shape, so a window gives the same bits however it was assembled). A quiet
+    window's angular rate stays within gyr_dev_rps of its mean.
     """
     norms = np.sqrt((acc_mps2 * acc_mps2).sum(axis=2))
     mean_gyr = gyr_rps.mean(axis=1)
     dev = gyr_rps - mean_gyr[:, None, :]
-    quiet = ((np.sqrt((dev * dev).sum(axis=2)).max(axis=1) < QUIET_GYR_DEV_RPS)
+    quiet = ((np.sqrt((dev * dev).sum(axis=2)).max(axis=1) < gyr_dev_rps)
              & (np.sqrt((mean_gyr * mean_gyr).sum(axis=1)) < QUIET_GYR_MEAN_RPS)
              & (norms.std(axis=1) < QUIET_ACC_STD_MPS2)
              & (np.abs(norms.mean(axis=1) - GRAVITY_MPS2) < QUIET_ACC_NORM_TOL_MPS2))
@@ -112,8 +114,9 @@ class QuietBiasEstimator:
     a movement starting in the newest window cannot leak into it.
     """
 
-    def __init__(self, rate_hz: float) -> None:
+    def __init__(self, rate_hz: float, gyr_dev_rps: float = QUIET_GYR_DEV_RPS) -> None:
         self.window_n = max(2, int(round(WINDOW_S * rate_hz)))
+        self.gyr_dev_rps = gyr_dev_rps
         self.reset()
 
     def reset(self) -> None:
@@ -137,7 +140,7 @@ class QuietBiasEstimator:
         self._pend = (g[k * w:], a[k * w:], d[k * w:])
         out = []
         stats = window_stats(g[:k * w].reshape(k, w, 3), a[:k * w].reshape(k, w, 3),
-                             d[:k * w].reshape(k, w)) if k else []
+                             d[:k * w].reshape(k, w), self.gyr_dev_rps) if k else []
         for i, st in enumerate(stats):
             est = self._window(st)
             if est is not None:

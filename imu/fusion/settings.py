@@ -79,8 +79,13 @@ class FusionSettings:
             count as bias (imu.fusion.quiet_bias). Default True.
         vqf_reference_acc_offset: remove the accelerometer offset along gravity in the
             first quiet posture (|mean acc| - g there), which otherwise tilts every
-            other posture (lying supine: offset / g); requires vqf_quiet_bias. Default
+            other posture (lying supine: offset / g). Default
             True.
+        vqf_posture_acc_offset: with vqf_reference_acc_offset, also remove the offset's
+            part across the first posture's gravity once a quiet spell in another
+            posture (lying, kneeling) reveals it, turning the output by the tilt it gave
+            in the first posture so the calibration stays valid (imu.fusion.acc_offset).
+            Default True.
         vqf_turn_hold: while a walking or running body turns, ignore the accelerometer
             (its centripetal acceleration tilts the estimate by dv / (g tau): 5 deg
             after a walking U-turn, 12 running), in whole strides; undone if the body
@@ -133,6 +138,7 @@ class FusionSettings:
     vqf_bias_clip_dps: float = 5.0
     vqf_quiet_bias: bool = True
     vqf_reference_acc_offset: bool = True
+    vqf_posture_acc_offset: bool = True
     vqf_turn_hold: bool = True
     vqf_turn_hold_enter_dps: float = 30.0
     vqf_turn_hold_leave_dps: float = 15.0

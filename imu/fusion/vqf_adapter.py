@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.fusion.acc_offset import STILL_GYR_DEV_RPS, AccOffsetEstimator
 from imu.fusion.backend import AdapterHealth, FilterAdapter, gyro_tuple
-from imu.fusion.quiet_bias import BiasEstimate, QuietBiasEstimator, offset_along_gravity_mps2
+from imu.fusion.quiet_bias import BiasEstimate, QuietBiasEstimator
 from imu.fusion.settings import FusionSettings
 from imu.fusion.turn_hold import TurnDetector, TurnHolds, TurnHoldSettings
 from imu.fusion.turn_offset import TurnOffsetLearner, turn_shift
-from imu.rotation import quat_to_matrix, rotate
+from imu.rotation import quat_multiply, quat_to_matrix, rotate
 
 # VQF state arrays that hold low-pass filter memories. NaN restarts a filter: VQF then
 # averages the next samples for tau seconds before filtering (its own start-up).
@@ -47,8 +48,6 @@ _PROBE_TAUS = 3.0
 # cross-axis errors over half a turn, and speed changes after it (about 1 deg).
 _PROBE_NOISE_RAD = float(np.radians(1.0))
 _E_Z = np.array([0.0, 0.0, 1.0])
-# Quiet spells whose gravity lies within this of the reference posture's refine its offset.
-_SAME_POSTURE_DEG = 10.0
 
 
 @dataclass
@@ -84,8 +83,11 @@ class VqfAdapter(FilterAdapter):
         self._r_hold_start: np.ndarray | None = None
         self._offsets = TurnOffsetLearner()
         self._probe: _Probe | None = None
-        self._g_ref: np.ndarray | None = None        # gravity direction of the first quiet spell
+        self._acc_offsets = AccOffsetEstimator()
+        self._still = (QuietBiasEstimator(self.rate_hz, STILL_GYR_DEV_RPS)
+                       if settings.vqf_reference_acc_offset else None)
         self._acc_offset: np.ndarray | None = None   # removed from every acc sample
+        self._frame_quat: np.ndarray | None = None   # post-multiplied onto the output
         self._probe_n = int(round(_PROBE_TAUS * settings.vqf_tau_acc_s * self.rate_hz))
 
     def _new_vqf(self):
@@ -118,8 +120,9 @@ class VqfAdapter(FilterAdapter):
         if self._turns is not None:
             self._turns.reset()
         self._held, self._shadow, self._probe = False, None, None
-        if self._quiet is not None:
-            self._quiet.reset()
+        for spells in (self._quiet, self._still):
+            if spells is not None:
+                spells.reset()
         state = self._vqf.state
         for key in _ACC_FILTER_STATE + _REST_FILTER_STATE:
             state[key] = np.full(np.shape(state[key]), np.nan)
@@ -145,13 +148,14 @@ class VqfAdapter(FilterAdapter):
         starts = set(np.flatnonzero(
             holds.hold & ~np.concatenate(([self._held], holds.hold[:-1]))).tolist())
         bias_at = {} if self._quiet is None else dict(self._quiet.update(gyr_rps, acc_mps2, dt_s))
+        still_at = {} if self._still is None else dict(self._still.update(gyr_rps, acc_mps2, dt_s))
         long_at = set(np.flatnonzero(dt_s > _LONG_SAMPLE_FACTOR * self._ts_s).tolist())
         probe_ends = {k + self._probe_n for k, turn in holds.ends.items() if turn}
         if self._probe is not None:
             probe_ends.add(self._probe.end_at - self._seen)
         # Cut the run where something is done between samples: a new bias estimate (after
         # its window), a sample bridging a gap (alone), a hold's start and end, a probe's end.
-        cuts = sorted({0, n} | {k + 1 for k in bias_at} | long_at | {k + 1 for k in long_at}
+        cuts = sorted({0, n} | {k + 1 for k in bias_at} | {k + 1 for k in still_at} | long_at | {k + 1 for k in long_at}
                       | starts | set(holds.ends) | {k for k in probe_ends if 0 < k < n})
         quat = np.empty((n, 4))
         for a, b in zip(cuts[:-1], cuts[1:]):
@@ -172,11 +176,12 @@ class VqfAdapter(FilterAdapter):
                 self._run(self._shadow, gyr[a:b], seg_acc, m)
             if self._probe is not None:
                 self._run(self._probe.vqf, gyr[a:b], no_acc[a:b], m)
-            quat[a:b] = out["quat9D" if mag is not None else "quat6D"]
+            q = out["quat9D" if mag is not None else "quat6D"]
+            quat[a:b] = q if self._frame_quat is None else quat_multiply(q, self._frame_quat)
             if b - 1 in bias_at:
                 self._apply_quiet_bias(bias_at[b - 1])
-                if self.settings.vqf_reference_acc_offset:
-                    self._update_acc_offset(bias_at[b - 1])
+            if b - 1 in still_at:
+                self._update_acc_offset(still_at[b - 1])
         self._held = bool(holds.hold[-1])
         self._seen += n
         self._health = AdapterHealth(
@@ -237,25 +242,32 @@ class VqfAdapter(FilterAdapter):
         st["accLpState"] = lp
         self._vqf.state = st
 
-    # -- accelerometer offset along the reference posture's gravity ------------------
+    # -- accelerometer offset ---------------------------------------------------------
     def _update_acc_offset(self, est: BiasEstimate) -> None:
-        """Remove the accelerometer offset along gravity of the first quiet posture.
+        """Remove the accelerometer offset that quiet postures reveal (imu.fusion.acc_offset).
 
-        The offset tilts the vertical by its part perpendicular to gravity; in the first
-        quiet posture (the standing calibration, in practice) that part is fixed to the
-        sensor and taken in by the calibration. Its part along that posture's gravity
-        only changes |acc| there, which reveals it (|mean acc| - g), but it tilts every
-        other posture: lying supine it is a tilt error of offset / g (2.3 deg for 40 mg).
-        Removing just this component never moves the vertical in the reference posture,
-        so the calibration (which takes up from the fused vertical) stays consistent.
-        Later quiet spells in the same posture (within _SAME_POSTURE_DEG) refine it.
+        Its share along the first quiet posture's gravity never moves the vertical there,
+        so it is simply removed. A new share across that gravity (seen lying or kneeling)
+        is removed too, with the output turned by the tilt it gave in the first posture
+        (which the calibration took in), and the filter's acc low-pass moved at once to
+        what it would hold had the new offset been removed all along (the spell is quiet,
+        so the low-pass has settled).
         """
-        direction = est.acc_mean_mps2 / np.linalg.norm(est.acc_mean_mps2)
-        if self._g_ref is None:
-            self._g_ref = direction
-        if np.degrees(np.arccos(np.clip(direction @ self._g_ref, -1.0, 1.0))) > _SAME_POSTURE_DEG:
+        before = self._acc_offset
+        changed = self._acc_offsets.update(est, self.settings.vqf_posture_acc_offset)
+        self._acc_offset = self._acc_offsets.offset_mps2
+        if not changed:
             return
-        self._acc_offset = offset_along_gravity_mps2(est.acc_mean_mps2) * self._g_ref
+        self._frame_quat = self._acc_offsets.frame_quat()
+        delta = self._acc_offset - (before if before is not None else 0.0)
+        st = self._vqf.state
+        last = np.asarray(st["lastAccLp"], dtype=np.float64)
+        r = quat_to_matrix(np.asarray(self._vqf.getQuat6D()))
+        self._shift_vertical(r @ -delta / np.linalg.norm(last))
+        # What the turns taught about the offset, and a turn being measured, referred
+        # to the samples as they were fed before.
+        self._offsets = TurnOffsetLearner()
+        self._probe = None
 
     # -- gyro bias -------------------------------------------------------------------
     def _apply_quiet_bias(self, est: BiasEstimate) -> None:
