@@ -14,7 +14,7 @@ import numpy as np
 
 from imu.events.exercises import EXERCISE_INFO
 from imu.events.model import AnalysisEvent, Flag, GaitEvent, Rep, Stride
-from imu.simulate.truth import Truth
+from imu.simulate.truth import START_POSTURE_S, Truth
 
 IC_TOLERANCE_S = 0.05
 
@@ -181,14 +181,17 @@ def _found_drop(r: Rep, side: str) -> float:
 
 
 def _true_drop(truth: Truth, x: dict) -> float:
-    """The true drop of the side opposite the working side over the true rep."""
+    """The true drop of the side opposite the working side over the true rep, from its
+    start posture (the mean over the START_POSTURE_S before it, as the truth's peaks)."""
     t = truth.time_s
+    a0 = int(np.searchsorted(t, x["start_time_s"] - START_POSTURE_S))
     a = int(np.searchsorted(t, x["start_time_s"]))
     b = int(np.searchsorted(t, x["end_time_s"], side="right"))
     obl = truth.obliquity_deg[a:b]
     if obl.size == 0:
         return float("nan")
-    return max(float(np.max(_side_sign(x["side"]) * (obl - obl[0]))), 0.0)
+    start = float(np.mean(truth.obliquity_deg[a0:a])) if a > a0 else float(obl[0])
+    return max(float(np.max(_side_sign(x["side"]) * (obl - start))), 0.0)
 
 
 def _analysis_exercise(sim_name: str) -> str:

@@ -62,6 +62,21 @@ def _angles_at(motion: Motion, t: float) -> np.ndarray:
     return a + (b - a) * u
 
 
+#: A rep's start posture: the mean pose over this long before its start. The movement
+#: noise of a person at rest (a few tenths of a degree at up to 1.5 Hz) is not posture;
+#: the instant at the start would add it to every deviation.
+START_POSTURE_S = 0.4
+
+
+def start_posture(motion: Motion, t: float) -> np.ndarray:
+    """(tilt, obliquity, heading) in radians: their mean over START_POSTURE_S up to t."""
+    w = _window(motion, t - START_POSTURE_S, t)
+    if w.stop - w.start < 2:
+        return _angles_at(motion, t)
+    return np.array([motion.tilt_rad[w].mean(), motion.obliquity_rad[w].mean(),
+                     motion.heading_rad[w].mean()])
+
+
 def _window(motion: Motion, t0: float, t1: float) -> slice:
     i0 = int(np.ceil(t0 * motion.rate_hz))
     i1 = int(np.floor(t1 * motion.rate_hz)) + 1
@@ -110,7 +125,7 @@ def rep_truth(motion: Motion, scale: float) -> list[dict]:
     out = []
     for rep in motion.reps:
         w = _window(motion, rep.start_s, rep.end_s)
-        start = _angles_at(motion, rep.start_s)
+        start = start_posture(motion, rep.start_s)
         entry = {
             "exercise": rep.exercise,
             "side": rep.side,
