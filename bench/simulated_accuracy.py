@@ -2,6 +2,7 @@
 
 Run from the repository root:
     python -m bench.simulated_accuracy [--seeds 1 2 3 ...] [--presets ...] [--scale 1.0]
+        [--device-calibration]
 
 Each preset x seed is simulated with a random sensor mounting and the "typical" MEMS and
 BLE-link errors (imu.simulate.sensor_errors), run through `analyze_samples` with the
@@ -16,7 +17,11 @@ scored against the truth:
   running (`steady_mask`), reported separately, never instead of "all".
 
 The table ends with the mean over seeds per preset and the worst case, and the ratio
-of the new to the reference figures, both measured in this run.
+of the new to the reference figures, both measured in this run. With
+--device-calibration, a third run per session ("cal") uses the defaults plus the device
+calibration fitted to the same device's simulated six-face recording
+(imu.simulate.device_faces, imu.device_calibration): what a user gets who calibrated
+the sensor once.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu.angles import decompose
+from imu.device_calibration import DeviceCalibration, fit_device_calibration, still_poses
 from imu.fusion import FusionSettings
 from imu.pipeline import PipelineSettings, analyze_samples
 from imu.rotation import quat_to_matrix
@@ -111,6 +117,15 @@ def score(result, analysis) -> SessionErrors:
                          float(steady.sum() / has.sum()), all_deg, steady_deg)
 
 
+def device_calibration_for(seed: int, errors: str = "typical") -> DeviceCalibration:
+    """The calibration `pelvis-monitor calibrate-device` fits to the six-face recording
+    of the device that `seed` draws (with the `errors` preset)."""
+    from imu.simulate.device_faces import simulate_device_faces
+
+    faces = simulate_device_faces(seed, errors)
+    return fit_device_calibration(still_poses(faces.block, faces.rate_hz))
+
+
 def session_errors(preset: str, seed: int, duration_scale: float = 1.0,
                    settings: PipelineSettings = PipelineSettings()) -> SessionErrors:
     """Simulate one session (random mounting, typical errors) and score the pipeline."""
@@ -129,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="*", default=list(PRESETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(1, 9)))
     parser.add_argument("--scale", type=float, default=1.0, help="duration scale of the sessions")
+    parser.add_argument("--device-calibration", action="store_true",
+                        help="also run each session with its device calibrated (six faces)")
     args = parser.parse_args(argv)
     from imu.simulate.session import simulate
 
@@ -140,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {'preset':<25} | seed | run | {head} |")
     new_all: dict[str, list[SessionErrors]] = {p: [] for p in args.presets}
     ref_all: dict[str, list[SessionErrors]] = {p: [] for p in args.presets}
+    cal_all: dict[str, list[SessionErrors]] = {p: [] for p in args.presets}
     t0 = time.perf_counter()
     for preset in args.presets:
         for seed in args.seeds:
@@ -151,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {preset:<25} | {seed:4d} | new | {_cells(new)} |"
                   f"{'' if new.meets_target() else '  <- misses the target'}")
             print(f"| {'':<25} | {'':4} | ref | {_cells(ref)} |", flush=True)
+            if args.device_calibration:
+                settings = PipelineSettings(device=device_calibration_for(seed))
+                cal = score(res, analyze_samples(res.block, res.rate_hz, settings))
+                cal_all[preset].append(cal)
+                print(f"| {'':<25} | {'':4} | cal | {_cells(cal)} |"
+                      f"{'' if cal.meets_target() else '  <- misses the target'}", flush=True)
     print(f"\n## Per preset over seeds {args.seeds}: mean (max) of the 'all' RMSE, new vs ref\n")
     print(f"| {'preset':<25} | " + " | ".join(f"{a:^23}" for a in ANGLES) + " | meets target |")
     for preset in args.presets:
@@ -161,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{np.mean(n):4.2f} ({max(n):4.2f}) / {np.mean(r):4.2f} ({max(r):4.2f})")
         ok = sum(e.meets_target() for e in new_all[preset])
         ok_ref = sum(e.meets_target() for e in ref_all[preset])
-        print(f"| {preset:<25} | " + " | ".join(cells) + f" | {ok}/{len(args.seeds)} (ref {ok_ref}) |")
+        ok_cal = (f", calibrated device {sum(e.meets_target() for e in cal_all[preset])}"
+                  if args.device_calibration else "")
+        print(f"| {preset:<25} | " + " | ".join(cells)
+              + f" | {ok}/{len(args.seeds)} (ref {ok_ref}{ok_cal}) |")
     everything = [e for p in args.presets for e in new_all[p]]
     reference = [e for p in args.presets for e in ref_all[p]]
     print("\nMean 'all' RMSE over every session, new / ref (ratio): " + ", ".join(
@@ -172,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Sessions meeting the target: new {sum(e.meets_target() for e in everything)}/"
           f"{len(everything)}, ref {sum(e.meets_target() for e in reference)}/{len(reference)}."
           f"  ({time.perf_counter() - t0:.0f} s)")
+    if args.device_calibration:
+        calibrated = [e for p in args.presets for e in cal_all[p]]
+        print("With the device calibrated (six faces), mean 'all' RMSE: " + ", ".join(
+            f"{a} {np.mean([e.all_deg[a] for e in calibrated]):.2f}" for a in ANGLES)
+            + f"; sessions meeting the target: {sum(e.meets_target() for e in calibrated)}/"
+            f"{len(calibrated)}.")
     return 0
 
 

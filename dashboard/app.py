@@ -22,6 +22,7 @@ from dashboard.security import AccessPolicy, access_policy, install_guards
 from dashboard.sessions import SessionIndex, trend_points
 from dashboard.sources import open_source, panel_choices
 from dashboard.stream import LiveStream
+from imu.pipeline import PipelineSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PAGES = (("/", "Live"), ("/replay", "Replay"), ("/sessions", "Sessions"))
@@ -61,7 +62,8 @@ def create_app(config: DashboardConfig) -> DashboardApp:
     # (base64 adds a third, plus the JSON around it).
     app.server.config["MAX_CONTENT_LENGTH"] = int(config.max_upload_bytes * 4 / 3) + (1 << 20)
     install_guards(app.server, policy)
-    stream = LiveStream(config.recordings_dir, config.window_s)
+    stream = LiveStream(config.recordings_dir, config.window_s,
+                        settings=PipelineSettings(device=config.device_calibration))
     library = ReplayLibrary()
     index = SessionIndex(config.recordings_dir, library)
     choices = panel_choices(config)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from imu.device_calibration import DeviceCalibration
 from imu.sources import LiveSource
 
 DEFAULT_HOST = "127.0.0.1"
@@ -70,3 +71,6 @@ class DashboardConfig:
     view paces itself (dashboard.live_updates)."""
     window_s: float = 15.0
     """Seconds of angles the scrolling chart shows."""
+    device_calibration: DeviceCalibration | None = None
+    """The sensor's accelerometer calibration (`pelvis-monitor calibrate-device`), applied
+    live and saved with each recording."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from imu.angles import HEADING_WINDOW_S
 from imu.calibration import Alignment, AlignmentDetector, CalibrationProgress, CalibrationSettings
+from imu.device_calibration import DeviceCalibration
 from imu.errors import SettingsError
 from imu.events.model import EXERCISES, AnalysisEvent
 from imu.events.profile import Profile
@@ -40,6 +41,9 @@ class PipelineSettings:
     heading_window_s: float = HEADING_WINDOW_S
     exercise: str = "auto"
     """"auto" (find activities and exercises), or one of imu.events.model.EXERCISES."""
+    device: DeviceCalibration | None = None
+    """The device's accelerometer calibration (`pelvis-monitor calibrate-device`), applied
+    to every sample before anything else; None: samples as the device sent them."""
 
     def __post_init__(self) -> None:
         if self.exercise != "auto" and self.exercise not in EXERCISES:
@@ -55,7 +59,8 @@ class PipelineSettings:
             return cls(fusion=FusionSettings(**d.get("fusion", {})),
                        calibration=CalibrationSettings(**d.get("calibration", {})),
                        heading_window_s=float(d.get("heading_window_s", HEADING_WINDOW_S)),
-                       exercise=str(d.get("exercise", "auto")))
+                       exercise=str(d.get("exercise", "auto")),
+                       device=DeviceCalibration.from_dict(d["device"]) if d.get("device") else None)
         except TypeError as exc:
             raise SettingsError(f"Unknown pipeline setting: {exc}") from exc
 
@@ -122,6 +127,8 @@ class Pipeline:
 
     def feed(self, block: SampleBlock) -> PipelineOutput:
         n = len(block)
+        if self.settings.device is not None:
+            block = self.settings.device.apply_block(block)
         quat = self._filter.update(block)
         r_es = quat_to_matrix(quat)  # once: the angles and the body signals both need it
         angles = np.full((4, n), np.nan)

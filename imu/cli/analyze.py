@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imu.cli.common import add_csv_unit_options, csv_units_from_args
+from imu.cli.common import (add_csv_unit_options, add_device_calibration_option,
+                            csv_units_from_args, device_calibration_from_args)
 from imu.cli.progress import progress_printer
 from imu.csv_io import write_angles_csv, write_orientation_csv
 from imu.fusion import DEFAULT_FILTER, FILTER_NAMES, FusionSettings
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "of good reps)")
     p.add_argument("--no-hinges", action="store_true",
                    help="ignore hip hinges; take the anterior axis from gait only")
+    add_device_calibration_option(p)
     add_csv_unit_options(p)
     p.set_defaults(func=run)
 
@@ -52,6 +54,7 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
         fusion=FusionSettings(filter_name=args.filter, use_mag=args.mag),
         calibration=CalibrationSettings(use_hinges=not args.no_hinges),
         exercise=args.exercise,
+        device=device_calibration_from_args(args),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from imu.csv_io import ACC_UNITS, GYR_UNITS, CsvUnits
+from imu.device_calibration import DeviceCalibration
 
 
 def add_csv_unit_options(p: argparse.ArgumentParser) -> None:
@@ -19,3 +20,14 @@ def add_csv_unit_options(p: argparse.ArgumentParser) -> None:
 
 def csv_units_from_args(args: argparse.Namespace) -> CsvUnits:
     return CsvUnits(acc=args.acc_unit, gyr=args.gyr_unit)
+
+
+def add_device_calibration_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device-calibration", metavar="DEVICE.toml",
+                   help="the sensor's accelerometer calibration from `pelvis-monitor "
+                        "calibrate-device` (once per sensor; truer angles lying down)")
+
+
+def device_calibration_from_args(args: argparse.Namespace) -> DeviceCalibration | None:
+    path = getattr(args, "device_calibration", None)
+    return DeviceCalibration.load(path) if path else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from imu.cli.common import add_device_calibration_option, device_calibration_from_args
 from imu.cli.dashboard_options import DEFAULT_RECORDINGS, add_server_options, serve
 from imu.errors import SettingsError
 
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "name, or virtual:PRESET for the simulated sensor")
     p.add_argument("--recordings", default=str(DEFAULT_RECORDINGS),
                    help="folder for recordings (default: recordings)")
+    add_device_calibration_option(p)
     add_server_options(p)
     p.set_defaults(func=run)
 
@@ -41,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
     config = DashboardConfig(host=args.host, port=args.port, token=args.token,
                              recordings_dir=Path(args.recordings), open_source=device,
                              source_factory=factory, scanner=scanner,
-                             scanner_unavailable_reason=reason)
+                             scanner_unavailable_reason=reason,
+                             device_calibration=device_calibration_from_args(args))
     return serve(config, args.open)

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "imu.cli.record",
     "imu.cli.emulate",
     "imu.cli.repair",
+    "imu.cli.calibrate_device",
 )
 
 
