@@ -101,6 +101,7 @@ class Pipeline:
             self._angles = PelvisAngleStage(alignment, settings.heading_window_s)
         self._events = EventStage(self.rate_hz, settings.exercise, profile)
         self.samples_seen = 0
+        self._last_pose = np.full(3, np.nan)  # tilt, obliquity, heading of the last sample
 
     @property
     def events(self) -> EventStage:
@@ -148,6 +149,7 @@ class Pipeline:
                 angles[0, start:], angles[1, start:], angles[2, start:], angles[3, start:] = (
                     a.tilt_deg, a.obliquity_deg, a.rotation_deg, a.heading_deg)
         self.samples_seen += n
+        self._tell_reframes(block.time_s, angles)
         events: tuple = ()
         if n:
             sig = body_signals(block.time_s, quat, block.acc_mps2, block.gyr_rps, angles[0],
@@ -155,6 +157,19 @@ class Pipeline:
             events = tuple(self._events.feed(sig))
         return PipelineOutput(block.time_s, quat, angles[0], angles[1], angles[2],
                               block.gap_before, decided, events)
+
+    def _tell_reframes(self, time_s: np.ndarray, angles: np.ndarray) -> None:
+        """Where the fusion corrected its frame the angles step with no movement: tell
+        the event stage by how much, so a rest posture is not taken for a rep's start."""
+        pose = angles[[0, 1, 3]]
+        for i in self._filter.reframed_at:
+            before = pose[:, i - 1] if i > 0 else self._last_pose
+            step = pose[:, i] - before
+            if np.all(np.isfinite(step)):
+                step[2] = (step[2] + 180.0) % 360.0 - 180.0
+                self._events.reframe(float(time_s[i]), step)
+        if pose.shape[1]:
+            self._last_pose = pose[:, -1].copy()
 
     def finish(self) -> tuple[AnalysisEvent, ...]:
         """End of the stream: report what was still open (the last segment)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from imu.events.exercises import EXERCISE_INFO, NEUTRAL_TILT_DEG, classify_rep, posture_of
 from imu.events.model import Rep, Side
+from imu.events.signals import level_change_m
 
 STILL_RPS = 0.2            # gyro norm, smoothed: below this the pelvis is still...
 STILL_ACC_MPS2 = 0.35      # ...and so is the sacrum (mean |acceleration|, smoothed)
@@ -41,6 +42,20 @@ STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this mu
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
                            # rep's real start posture (see _rebase_on_hold)
 
+
+# A rep comes back to the height it started from; a change of level that stays
+# (stepping onto a step or off it, 0.16-0.18 m simulated) is not a rep, however much it
+# tilts the pelvis. Measured from LEVEL_LEAD_S before the rep's start (the body moves
+# before the angles leave the rest posture), when the body was still there. Simulated
+# lunges come back to within 0.27 m of 0.48 (0.01 m typically); steps to within 0.01 m
+# of their end. The double integral drifts with the square of the time (a tilt error of
+# 0.25 deg while the pelvis moves, which tying the velocity to zero at both ends does not
+# remove): up to 0.1 m over the 4.9 s of a simulated hip hike, where the bound
+# LEVEL_DRIFT_MPS2 * T^2 is 0.24 m; over the 2 s of a step it is 0.04 m, the floor 0.08.
+LEVEL_LEAD_S = 0.5
+LEVEL_MIN_M = 0.08
+LEVEL_DRIFT_MPS2 = 0.01
+LEVEL_RETURN_FRACTION = 0.25
 
 _add = np.add.reduce  # without ndarray.mean's wrappers: the stillness test runs every tick
 
@@ -96,6 +111,8 @@ class RepDetector:
         self.current_exercise: str | None = None
 
         self._ref: np.ndarray | None = None   # tilt, obliquity, heading (deg)
+        self._shifts: list[tuple[float, np.ndarray]] = []  # frame corrections to come
+        self._reframed_t = -np.inf
         self._near_t = -np.inf
         self._checked_until = -np.inf
 
@@ -165,12 +182,16 @@ class RepDetector:
         out: list[Rep] = []
         for m in range(len(il)):
             i, ti = il[m], tt[m]
+            while self._shifts and self._shifts[0][0] <= ti:
+                self._apply_shift(self._shifts.pop(0)[1], ti)
             if not math.isfinite(tl[m]):
                 continue
             # Just after a posture change the last 2 s of acceleration still hold the move
             # itself, and the first rep often follows within a second: there the gyro and
             # steady angles (checked below) decide alone.
-            still = sl[m] if self._state != "settle" else self._gyro_still(gyr, i, k)
+            # After a frame correction the acceleration's past is in the old frame too.
+            still = (sl[m] if self._state != "settle" and ti - self._reframed_t > kl / self.rate_hz
+                     else self._gyro_still(gyr, i, k))
             if still:
                 if self._still_since is None:
                     self._still_since = ti
@@ -313,7 +334,7 @@ class RepDetector:
         t = hist.col("time_s")
         a = int(np.searchsorted(t, self._start_t))
         b = int(np.searchsorted(t, end_t, side="right"))
-        if b - a < 3:
+        if b - a < 3 or self._changes_level(hist, b):
             return None
         ref = self._ref
         dhead = _wrap_deg(hist.col("heading_deg")[a:b] - ref[2])
@@ -342,6 +363,30 @@ class RepDetector:
                    obliquity_peak_dev_deg=float(peak[1]), rotation_peak_dev_deg=float(peak[2]),
                    contralateral_drop_deg=drop, wobble_deg=wobble, smoothness=sparc(speed, self.rate_hz),
                    reported_time_s=now_s)
+
+    def shift_reference(self, time_s: float, step_deg: np.ndarray) -> None:
+        """The angles read step_deg (tilt, obliquity, heading) more from time_s on, for
+        the same pose: move the rest posture with them when the ticks get there."""
+        self._shifts.append((time_s, np.asarray(step_deg, dtype=float)))
+
+    def _apply_shift(self, step: np.ndarray, ti: float) -> None:
+        if self._ref is not None:
+            self._ref = self._ref + step
+        self._reframed_t = ti
+
+    def _changes_level(self, hist, b: int) -> bool:
+        """The body ended at another height than it started (a step up or down)."""
+        t = hist.col("time_s")
+        a = int(np.searchsorted(t, self._start_t - LEVEL_LEAD_S))
+        k = max(1, int(STILL_SMOOTH_S * self.rate_hz))
+        # Only from a still start (and one the history still holds): a moving start
+        # would read as a drift of height.
+        if a == 0 or b - a < 3 or not self._gyro_still(hist.col("gyr_norm_rps"), a + k - 1, k):
+            return False
+        net, furthest = level_change_m(t[a:b], hist.col("up_mps2")[a:b])
+        bound = max(LEVEL_MIN_M, LEVEL_DRIFT_MPS2 * (t[b - 1] - t[a]) ** 2)
+        return (abs(furthest) > bound
+                and abs(furthest - net) < LEVEL_RETURN_FRACTION * abs(furthest))
 
     def _side(self, exercise: str, dev: np.ndarray, hist, a: int, b: int,
               ref: np.ndarray) -> Side | None:

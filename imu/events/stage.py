@@ -43,6 +43,11 @@ class EventStage:
         self.variability = VariabilityTracker(self.profile)
         self.flags = FlagRules(self.profile)
 
+    def reframe(self, time_s: float, step_deg: np.ndarray) -> None:
+        """From time_s on, the angles (tilt, obliquity, heading) read step_deg more for
+        the same pose: the fusion corrected its frame there (Pipeline._tell_reframes)."""
+        self.reps.shift_reference(time_s, step_deg)
+
     def feed(self, sig: BodySignals) -> list[AnalysisEvent]:
         """Add samples; returns the items reported by the hops they completed."""
         if len(sig) == 0:

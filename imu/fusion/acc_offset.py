@@ -37,6 +37,10 @@ from imu.fusion.quiet_bias import (MAGNITUDE_NOISE_MG, OFFSET_PRIOR_MG, BiasEsti
 #: matters, and over 3 s such movements average out of it. Walking and exercise reps
 #: stay out through the other quiet criteria (acc spread, mean rate).
 STILL_GYR_DEV_RPS = 0.25
+#: ...but hold one posture: the gravity direction stays within this of the spell's start
+#: (a kickback barely turns the pelvis, slowly: without this, a set of them was one
+#: "still" spell, and the offset changed between two reps).
+STILL_MAX_TURN_DEG = 1.5
 #: Quiet spells whose gravity lies within this of the reference posture's refine its offset.
 SAME_POSTURE_DEG = 10.0
 #: Spells whose gravity lies further than this from the reference posture measure the

@@ -40,6 +40,9 @@ class FilterAdapter(ABC):
     def __init__(self, settings: FusionSettings, rate_hz: float) -> None:
         self.settings = settings
         self.rate_hz = float(rate_hz)
+        self.reframes: list[int] = []
+        """Absolute sample indices from which the output is read in a corrected frame
+        (a step in the angles that no movement made); the filter collects them."""
 
     @abstractmethod
     def restart(self, acc_mps2: np.ndarray, mag_uT: np.ndarray | None, keep_heading: bool) -> None:

@@ -58,6 +58,9 @@ class OrientationFilter:
         self._since_gap = 0
         self._gaps = 0
         self._reinit_in_last_update = False
+        self.reframed_at: list[int] = []
+        """Indices in the last updated block from which the output reads in a corrected
+        frame: the angles step there without any movement (FilterAdapter.reframes)."""
 
     @property
     def settings(self) -> FusionSettings:
@@ -108,6 +111,8 @@ class OrientationFilter:
                                              None if mag is None else mag[a:b], dt[a:b])
 
         self._last_time_s = float(t[-1])
+        self.reframed_at = [i - self._samples for i in self._adapter.reframes if i < self._samples + n]
+        self._adapter.reframes = [i for i in self._adapter.reframes if i >= self._samples + n]
         self._samples += n
         self._gaps += gaps_here
         self._since_gap = (n - int(starts[-1])) if starts.size else self._since_gap + n

@@ -114,9 +114,13 @@ class QuietBiasEstimator:
     a movement starting in the newest window cannot leak into it.
     """
 
-    def __init__(self, rate_hz: float, gyr_dev_rps: float = QUIET_GYR_DEV_RPS) -> None:
+    def __init__(self, rate_hz: float, gyr_dev_rps: float = QUIET_GYR_DEV_RPS,
+                 max_turn_deg: float | None = None) -> None:
         self.window_n = max(2, int(round(WINDOW_S * rate_hz)))
         self.gyr_dev_rps = gyr_dev_rps
+        # A spell ends where the gravity direction has turned this far from its first
+        # window's (None: no limit).
+        self.min_cos = None if max_turn_deg is None else float(np.cos(np.radians(max_turn_deg)))
         self.reset()
 
     def reset(self) -> None:
@@ -149,6 +153,10 @@ class QuietBiasEstimator:
 
     def _window(self, w: WindowStats) -> BiasEstimate | None:
         self.quiet = w.quiet
+        if w.quiet and self.min_cos is not None and self._spell:
+            a0, a1 = self._spell[0].acc_mean_mps2, w.acc_mean_mps2
+            if a0 @ a1 < self.min_cos * np.linalg.norm(a0) * np.linalg.norm(a1):
+                self._window(WindowStats(w.rotation_rad, w.duration_s, w.acc_mean_mps2, False))
         if not w.quiet:
             self._spell = []
             self._inner_rot = np.zeros(3)

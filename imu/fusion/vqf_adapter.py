@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.fusion.acc_offset import STILL_GYR_DEV_RPS, AccOffsetEstimator
+from imu.fusion.acc_offset import STILL_GYR_DEV_RPS, STILL_MAX_TURN_DEG, AccOffsetEstimator
 from imu.fusion.backend import AdapterHealth, FilterAdapter, gyro_tuple
 from imu.fusion.quiet_bias import BiasEstimate, QuietBiasEstimator
 from imu.fusion.settings import FusionSettings
@@ -84,7 +84,7 @@ class VqfAdapter(FilterAdapter):
         self._offsets = TurnOffsetLearner()
         self._probe: _Probe | None = None
         self._acc_offsets = AccOffsetEstimator()
-        self._still = (QuietBiasEstimator(self.rate_hz, STILL_GYR_DEV_RPS)
+        self._still = (QuietBiasEstimator(self.rate_hz, STILL_GYR_DEV_RPS, STILL_MAX_TURN_DEG)
                        if settings.vqf_reference_acc_offset else None)
         self._acc_offset: np.ndarray | None = None   # removed from every acc sample
         self._frame_quat: np.ndarray | None = None   # post-multiplied onto the output
@@ -181,7 +181,7 @@ class VqfAdapter(FilterAdapter):
             if b - 1 in bias_at:
                 self._apply_quiet_bias(bias_at[b - 1])
             if b - 1 in still_at:
-                self._update_acc_offset(still_at[b - 1])
+                self._update_acc_offset(still_at[b - 1], self._seen + b)
         self._held = bool(holds.hold[-1])
         self._seen += n
         self._health = AdapterHealth(
@@ -243,7 +243,7 @@ class VqfAdapter(FilterAdapter):
         self._vqf.state = st
 
     # -- accelerometer offset ---------------------------------------------------------
-    def _update_acc_offset(self, est: BiasEstimate) -> None:
+    def _update_acc_offset(self, est: BiasEstimate, at: int) -> None:
         """Remove the accelerometer offset that quiet postures reveal (imu.fusion.acc_offset).
 
         Its share along the first quiet posture's gravity never moves the vertical there,
@@ -251,7 +251,8 @@ class VqfAdapter(FilterAdapter):
         is removed too, with the output turned by the tilt it gave in the first posture
         (which the calibration took in), and the filter's acc low-pass moved at once to
         what it would hold had the new offset been removed all along (the spell is quiet,
-        so the low-pass has settled).
+        so the low-pass has settled). The output steps there: `at` (the absolute index
+        of the first sample read the new way) is listed in `reframes`.
         """
         before = self._acc_offset
         changed = self._acc_offsets.update(est, self.settings.vqf_posture_acc_offset)
@@ -264,6 +265,7 @@ class VqfAdapter(FilterAdapter):
         last = np.asarray(st["lastAccLp"], dtype=np.float64)
         r = quat_to_matrix(np.asarray(self._vqf.getQuat6D()))
         self._shift_vertical(r @ -delta / np.linalg.norm(last))
+        self.reframes.append(at)
         # What the turns taught about the offset, and a turn being measured, referred
         # to the samples as they were fed before.
         self._offsets = TurnOffsetLearner()
