@@ -58,14 +58,22 @@ def posture_of(tilt_deg: float) -> str:
     return POSTURE_STANDING
 
 
+#: A lunge or squat bends the hips, which tips the pelvis forward: by 3.5 deg at the
+#: least in the simulated lunges (typically 5-15 deg). A standing excursion with less
+#: tilt that is neither a hip hike nor a long stance is a shift of stance (a free foot
+#: put down after a set of single-leg squats levels the pelvis by 2 deg), not a rep.
+LUNGE_MIN_TILT_ROM_DEG = 2.0
+
+
 def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
                  obliquity_rom_deg: float, rotation_rom_deg: float,
-                 tilt_peak_dev_deg: float) -> str:
+                 tilt_peak_dev_deg: float) -> str | None:
     """Best guess of the exercise from the posture and the rep's shape (auto mode).
 
     Standing: a long still hold is a single-leg stance; an obliquity-dominated rep a hip
     hike; a deep forward tilt a single-leg squat (the trunk leans forward over one
-    leg); otherwise a lunge. Choose the exercise explicitly when the guess is wrong.
+    leg); a rep with some tilt a lunge; None for the rest (a shift of stance, no rep).
+    Choose the exercise explicitly when the guess is wrong.
     """
     if posture == POSTURE_SUPINE:
         return "bridge"
@@ -77,4 +85,6 @@ def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
         return "hip-hike"
     if tilt_peak_dev_deg >= 11.0:
         return "single-leg-squat"
+    if tilt_rom_deg < LUNGE_MIN_TILT_ROM_DEG:
+        return None
     return "lunge"

@@ -39,6 +39,7 @@ NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+MAX_HOLDS = 16             # holds kept per rep
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
                            # rep's real start posture (see _rebase_on_hold)
 
@@ -127,9 +128,10 @@ class RepDetector:
         self._back_since: float | None = None
         self._still_since: float | None = None
         self._stable_since: float | None = None
-        # The latest steady hold during a rep, and the one before its current peak.
-        self._last_hold: tuple[float, float, np.ndarray] | None = None
-        self._pre_hold: tuple[float, float, np.ndarray] | None = None
+        # The steady holds of the rep in progress, one per still spell (the newest tick
+        # of it): (time, deviation, posture, held for s, spell start).
+        self._holds: list[tuple[float, float, np.ndarray, float, float]] = []
+        self._peak_at_stable = 0.0
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -218,7 +220,7 @@ class RepDetector:
                     self._peak, self._peak_t = d, ti
                     self._peak2 = self._dev2(tl[m], ol[m])
                     self._back_since = self._stable_since = None
-                    self._last_hold = self._pre_hold = None
+                    self._holds = []
                 continue
             # active
             if d > POSTURE_CHANGE_DEG or ti - self._start_t > MAX_REP_S:
@@ -226,7 +228,6 @@ class RepDetector:
                 continue
             if d > self._peak:
                 self._peak, self._peak_t = d, ti
-                self._pre_hold = self._last_hold
             d2 = self._dev2(tl[m], ol[m])
             self._peak2 = max(self._peak2, d2)
             # Back at rest; or tilt and obliquity back while the feet turned a little
@@ -247,15 +248,23 @@ class RepDetector:
                 self._state = "idle"
                 continue
             if stable and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
-                self._last_hold = (ti, d, rest_at(i))
+                since = self._stable_since if self._stable_since is not None else ti
+                hold = (ti, d, rest_at(i), ti - since, since)
+                if self._holds and self._holds[-1][4] == since:
+                    self._holds[-1] = hold
+                else:
+                    self._holds = self._holds[-(MAX_HOLDS - 1):] + [hold]
             if not stable:
                 self._stable_since = None
             elif self._stable_since is None:
                 self._stable_since = ti
+                self._peak_at_stable = self._peak
             # Settled for a while well below the peak: the rep is over even if the new
-            # rest posture is not the old one (a knee or hand moved between reps).
+            # rest posture is not the old one (a knee or hand moved between reps). The
+            # peak before settling: a peak that sway sets during a long hold (a
+            # single-leg stance) must not make the hold itself look like the return.
             settled = (self._stable_since is not None and ti - self._stable_since >= NEW_REST_S
-                       and d < 0.5 * self._peak)
+                       and d < 0.5 * self._peak_at_stable)
             if settled:
                 self._back_since = self._stable_since
             if (back and stable) or settled:
@@ -318,13 +327,17 @@ class RepDetector:
         """A rep that began with a held change of stance (lifting the free foot before
         the first single-leg squat) and returned to that stance, not to the old rest:
         measure it from the end of that hold, against the held posture."""
-        hold = self._pre_hold
-        if hold is None:
+        low = [h for h in self._holds
+               if h[0] <= self._peak_t and h[1] < HOLD_FRACTION * self._peak]
+        if not low:
             return
-        t_h, d_h, posture = hold
+        t_h, d_h, posture, held_s, _ = low[-1]
         moved = math.hypot(posture[0] - self._ref[0], posture[1] - self._ref[1])
         back = math.hypot(end_posture[0] - posture[0], end_posture[1] - posture[1])
-        if d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG and back < END_MIN_DEG:
+        # A hold as long as a rest is one even if the rep ends elsewhere (the free foot
+        # put down after one set, then lifted for the next).
+        if (d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG
+                and (back < END_MIN_DEG or held_s >= NEW_REST_S)):
             self._ref, self._start_t = posture, t_h
 
     def _finish(self, hist, end_t: float, now_s: float) -> Rep | None:
@@ -345,6 +358,8 @@ class RepDetector:
         posture = posture_of(float(ref[0]))
         exercise = self.exercise if self.exercise in EXERCISE_INFO else classify_rep(
             posture, dur, rom[0], rom[1], rom[2], peak[0])
+        if exercise is None:
+            return None
         side = self._side(exercise, dev, hist, a, b, ref)
         sgn = {"right": 1.0, "left": -1.0}.get(side or "", 0.0)
         drop = float(np.max(sgn * dev[1])) if sgn else float(np.max(np.abs(dev[1])))
