@@ -271,8 +271,9 @@ class RepDetector:
                 if self._back_since is None:
                     self._back_since = ti
                 if ti - self._back_since >= END_STILL_S:
-                    self._rebase_on_hold(rest_at(i, END_STILL_S))
-                    rep = self._finish(hist, self._back_since, now_s)
+                    end_posture = rest_at(i, END_STILL_S)
+                    self._rebase_on_hold(end_posture)
+                    rep = self._finish(hist, self._back_since, now_s, end_posture)
                     if rep is not None:
                         out.append(rep)
                     # Feet may land a little elsewhere: the settled end posture is the
@@ -340,26 +341,53 @@ class RepDetector:
                 and (back < END_MIN_DEG or held_s >= NEW_REST_S)):
             self._ref, self._start_t = posture, t_h
 
-    def _finish(self, hist, end_t: float, now_s: float) -> Rep | None:
-        dur = end_t - self._start_t
-        if self._peak < MIN_PEAK_DEG or dur < MIN_REP_S:
-            return None
-        t = hist.col("time_s")
-        a = int(np.searchsorted(t, self._start_t))
-        b = int(np.searchsorted(t, end_t, side="right"))
-        if b - a < 3 or self._changes_level(hist, b):
-            return None
+    def _deviations(self, hist, b: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """(first index, deviation from the rest posture (3, n), its range, its signed
+        peak) over the rep from its start to sample b."""
+        a = int(np.searchsorted(hist.col("time_s"), self._start_t))
         ref = self._ref
         dhead = _wrap_deg(hist.col("heading_deg")[a:b] - ref[2])
         dev = np.vstack((hist.col("tilt_deg")[a:b] - ref[0],
                          hist.col("obliquity_deg")[a:b] - ref[1], dhead))
-        rom = np.ptp(dev, axis=1)
-        peak = dev[np.arange(3), np.argmax(np.abs(dev), axis=1)]
-        posture = posture_of(float(ref[0]))
+        return a, dev, np.ptp(dev, axis=1), dev[np.arange(3), np.argmax(np.abs(dev), axis=1)]
+
+    def _rebase_on_stance(self, hist, end_posture: np.ndarray) -> bool:
+        """A single-leg squat is done from a single-leg stance and returns to it. When
+        the first of a set began at the two-leg rest (lifting the free foot shifts the
+        pelvis, then the squat follows at once, with no steady hold to rest on), it
+        starts where the pelvis last sat at its end posture before the peak."""
+        r = self._ref
+        if math.hypot(end_posture[0] - r[0], end_posture[1] - r[1]) <= END_MIN_DEG:
+            return False
+        t = hist.col("time_s")
+        a, p = int(np.searchsorted(t, self._start_t)), int(np.searchsorted(t, self._peak_t))
+        near = np.flatnonzero(np.hypot(hist.col("tilt_deg")[a:p] - end_posture[0],
+                                       hist.col("obliquity_deg")[a:p] - end_posture[1])
+                              < END_MIN_DEG)
+        if near.size == 0:
+            return False
+        self._start_t = float(t[a + near[-1]])
+        self._ref = np.array([end_posture[0], end_posture[1], r[2]])
+        return True
+
+    def _finish(self, hist, end_t: float, now_s: float, end_posture: np.ndarray) -> Rep | None:
+        dur = end_t - self._start_t
+        if self._peak < MIN_PEAK_DEG or dur < MIN_REP_S:
+            return None
+        t = hist.col("time_s")
+        b = int(np.searchsorted(t, end_t, side="right"))
+        a, dev, rom, peak = self._deviations(hist, b)
+        if b - a < 3 or self._changes_level(hist, b):
+            return None
+        posture = posture_of(float(self._ref[0]))
         exercise = self.exercise if self.exercise in EXERCISE_INFO else classify_rep(
             posture, dur, rom[0], rom[1], rom[2], peak[0])
         if exercise is None:
             return None
+        if exercise == "single-leg-squat" and self._rebase_on_stance(hist, end_posture):
+            dur = end_t - self._start_t
+            a, dev, rom, peak = self._deviations(hist, b)
+        ref = self._ref
         side = self._side(exercise, dev, hist, a, b, ref)
         sgn = {"right": 1.0, "left": -1.0}.get(side or "", 0.0)
         drop = float(np.max(sgn * dev[1])) if sgn else float(np.max(np.abs(dev[1])))
