@@ -239,7 +239,8 @@ class RepDetector:
             # The end of a rep: the acceleration compared with a shorter past than the
             # rest test's, which would still hold the rep's own motion (a short pause
             # between two lunges would go unseen and merge them).
-            stable = (sl[m] or self._still_at(gyr, acc, i, k, ke)) and self._stable(tilt, obl, i)
+            stable = ((sl[m] or self._still_at(gyr, acc, i, k, ke) or self._calm(gyr, acc, i, k))
+                      and self._stable(tilt, obl, i))
             if stable and still_for >= REST_S and self._wrong_rest(tl[m]):
                 # Still in a posture nearer the neutral one than the rest posture: that
                 # was the hold of a rep (e.g. the top of a bridge) taken for rest.
@@ -315,6 +316,17 @@ class RepDetector:
             return False
         change = np.abs(_add(acc[:, a:i + 1], axis=1) / k - _add(acc[:, lo:a], axis=1) / (a - lo))
         return bool(_add(change) < STILL_ACC_MPS2)
+
+    @staticmethod
+    def _calm(gyr: np.ndarray, acc: np.ndarray, i: int, k: int) -> bool:
+        """Still by the gyro, and the acceleration steady within the last k samples
+        (each axis spans under STILL_ACC_MPS2): a pause too short for the comparison
+        with the past, which still holds the movement before it."""
+        a = i + 1 - k
+        if _add(gyr[a:i + 1]) >= STILL_RPS * k:
+            return False
+        w = acc[:, a:i + 1]
+        return bool(np.all(w.max(axis=1) - w.min(axis=1) < STILL_ACC_MPS2))
 
     def _dev_rel(self, tilt: float, obl: float, hrel: float, h_ref: float) -> float:
         r = self._ref
