@@ -52,28 +52,65 @@ class WindowStats:
     rotation_rad: np.ndarray   # sum of gyr * dt, sensor frame
     duration_s: float
     acc_mean_mps2: np.ndarray
-    quiet: bool
+    gyr_dev_rps: float
+    """Largest deviation of the angular rate from its window mean."""
+    calm: bool
+    """Every quiet criterion but the rate deviation's: small mean rate, steady |acc|
+    near g. Quiet = calm and gyr_dev_rps below the spell tracker's limit."""
+
+    def quiet(self, gyr_dev_rps: float = QUIET_GYR_DEV_RPS) -> bool:
+        return self.calm and self.gyr_dev_rps < gyr_dev_rps
 
 
-def window_stats(gyr_rps: np.ndarray, acc_mps2: np.ndarray, dt_s: np.ndarray,
-                 gyr_dev_rps: float = QUIET_GYR_DEV_RPS) -> list[WindowStats]:
-    """Rotation, duration, mean specific force and quietness of each window.
+def window_stats(gyr_rps: np.ndarray, acc_mps2: np.ndarray, dt_s: np.ndarray) -> list[WindowStats]:
+    """Rotation, duration, mean specific force, rate deviation and calm of each window.
 
     gyr_rps, acc_mps2: (k, n, 3) and dt_s: (k, n) for k windows of n samples (always
-    this shape, so a window gives the same bits however it was assembled). A quiet
-    window's angular rate stays within gyr_dev_rps of its mean.
+    this shape, so a window gives the same bits however it was assembled).
     """
     norms = np.sqrt((acc_mps2 * acc_mps2).sum(axis=2))
     mean_gyr = gyr_rps.mean(axis=1)
     dev = gyr_rps - mean_gyr[:, None, :]
-    quiet = ((np.sqrt((dev * dev).sum(axis=2)).max(axis=1) < gyr_dev_rps)
-             & (np.sqrt((mean_gyr * mean_gyr).sum(axis=1)) < QUIET_GYR_MEAN_RPS)
-             & (norms.std(axis=1) < QUIET_ACC_STD_MPS2)
-             & (np.abs(norms.mean(axis=1) - GRAVITY_MPS2) < QUIET_ACC_NORM_TOL_MPS2))
+    dev_max = np.sqrt((dev * dev).sum(axis=2)).max(axis=1)
+    calm = ((np.sqrt((mean_gyr * mean_gyr).sum(axis=1)) < QUIET_GYR_MEAN_RPS)
+            & (norms.std(axis=1) < QUIET_ACC_STD_MPS2)
+            & (np.abs(norms.mean(axis=1) - GRAVITY_MPS2) < QUIET_ACC_NORM_TOL_MPS2))
     rot = (gyr_rps * dt_s[:, :, None]).sum(axis=1)
     dur = dt_s.sum(axis=1)
     acc = acc_mps2.mean(axis=1)
-    return [WindowStats(rot[i], float(dur[i]), acc[i], bool(quiet[i])) for i in range(quiet.size)]
+    return [WindowStats(rot[i], float(dur[i]), acc[i], float(dev_max[i]), bool(calm[i]))
+            for i in range(calm.size)]
+
+
+class WindowCutter:
+    """Cuts a stream into WINDOW_S windows counted from its start and summarises each."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.window_n = max(2, int(round(WINDOW_S * rate_hz)))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the unfinished window (after a long gap)."""
+        self._pend = (np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0))
+
+    def update(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray,
+               dt_s: np.ndarray) -> list[tuple[int, WindowStats]]:
+        """(block index of the window's last sample, its stats) per finished window."""
+        w = self.window_n
+        if self._pend[2].shape[0] + dt_s.shape[0] < w:  # the common case live: no window ends
+            self._pend = (np.concatenate((self._pend[0], gyr_rps)),
+                          np.concatenate((self._pend[1], acc_mps2)),
+                          np.concatenate((self._pend[2], dt_s)))
+            return []
+        g = np.concatenate((self._pend[0], gyr_rps))
+        a = np.concatenate((self._pend[1], acc_mps2))
+        d = np.concatenate((self._pend[2], dt_s))
+        k = d.shape[0] // w
+        first_end = w - self._pend[2].shape[0] - 1
+        self._pend = (g[k * w:], a[k * w:], d[k * w:])
+        stats = window_stats(g[:k * w].reshape(k, w, 3), a[:k * w].reshape(k, w, 3),
+                             d[:k * w].reshape(k, w))
+        return [(first_end + i * w, st) for i, st in enumerate(stats)]
 
 
 def horizontal_rotation_rad(acc_start: np.ndarray, acc_end: np.ndarray) -> np.ndarray:
@@ -116,16 +153,17 @@ class QuietBiasEstimator:
 
     def __init__(self, rate_hz: float, gyr_dev_rps: float = QUIET_GYR_DEV_RPS,
                  max_turn_deg: float | None = None) -> None:
-        self.window_n = max(2, int(round(WINDOW_S * rate_hz)))
         self.gyr_dev_rps = gyr_dev_rps
         # A spell ends where the gravity direction has turned this far from its first
         # window's (None: no limit).
         self.min_cos = None if max_turn_deg is None else float(np.cos(np.radians(max_turn_deg)))
+        self._cutter = WindowCutter(rate_hz)
+        self.window_n = self._cutter.window_n
         self.reset()
 
     def reset(self) -> None:
         """Forget the current window and spell (after a long gap)."""
-        self._pend = (np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0))  # unfinished window
+        self._cutter.reset()
         self._spell: list[WindowStats] = []
         self._inner_rot = np.zeros(3)   # sum over the spell's windows 2 .. newest-2
         self._inner_s = 0.0
@@ -135,29 +173,26 @@ class QuietBiasEstimator:
     def update(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray,
                dt_s: np.ndarray) -> list[tuple[int, BiasEstimate]]:
         """(index of the last sample of a window, estimate) for each new estimate."""
-        w = self.window_n
-        g = np.concatenate((self._pend[0], gyr_rps))
-        a = np.concatenate((self._pend[1], acc_mps2))
-        d = np.concatenate((self._pend[2], dt_s))
-        k = d.shape[0] // w
-        first_end = w - self._pend[2].shape[0] - 1  # block index of the first window's end
-        self._pend = (g[k * w:], a[k * w:], d[k * w:])
+        return self.windows(self._cutter.update(gyr_rps, acc_mps2, dt_s))
+
+    def windows(self, stats: list[tuple[int, WindowStats]]) -> list[tuple[int, BiasEstimate]]:
+        """The same from windows cut elsewhere (one WindowCutter can serve several
+        estimators; then this one's own `update` is not used)."""
         out = []
-        stats = window_stats(g[:k * w].reshape(k, w, 3), a[:k * w].reshape(k, w, 3),
-                             d[:k * w].reshape(k, w), self.gyr_dev_rps) if k else []
-        for i, st in enumerate(stats):
-            est = self._window(st)
+        for end, st in stats:
+            est = self._window(st, st.quiet(self.gyr_dev_rps))
             if est is not None:
-                out.append((first_end + i * w, est))
+                out.append((end, est))
         return out
 
-    def _window(self, w: WindowStats) -> BiasEstimate | None:
-        self.quiet = w.quiet
-        if w.quiet and self.min_cos is not None and self._spell:
+    def _window(self, w: WindowStats, quiet: bool) -> BiasEstimate | None:
+        self.quiet = quiet
+        if quiet and self.min_cos is not None and self._spell:
             a0, a1 = self._spell[0].acc_mean_mps2, w.acc_mean_mps2
             if a0 @ a1 < self.min_cos * np.linalg.norm(a0) * np.linalg.norm(a1):
-                self._window(WindowStats(w.rotation_rad, w.duration_s, w.acc_mean_mps2, False))
-        if not w.quiet:
+                self._window(w, False)  # the posture changed: a new spell from here
+                self.quiet = True
+        if not quiet:
             self._spell = []
             self._inner_rot = np.zeros(3)
             self._inner_s = 0.0

@@ -28,7 +28,7 @@ import numpy as np
 
 from imu.fusion.acc_offset import STILL_GYR_DEV_RPS, STILL_MAX_TURN_DEG, AccOffsetEstimator
 from imu.fusion.backend import AdapterHealth, FilterAdapter, gyro_tuple
-from imu.fusion.quiet_bias import BiasEstimate, QuietBiasEstimator
+from imu.fusion.quiet_bias import BiasEstimate, QuietBiasEstimator, WindowCutter
 from imu.fusion.settings import FusionSettings
 from imu.fusion.turn_hold import TurnDetector, TurnHolds, TurnHoldSettings
 from imu.fusion.turn_offset import TurnOffsetLearner, turn_shift
@@ -70,6 +70,7 @@ class VqfAdapter(FilterAdapter):
         self._started = False
         self._health = AdapterHealth()
         self._seen = 0  # samples processed: absolute index of the next one
+        self._windows = WindowCutter(self.rate_hz)  # shared by the two spell trackers
         self._quiet = QuietBiasEstimator(self.rate_hz) if settings.vqf_quiet_bias else None
         self._prior: tuple[np.ndarray, float] | None = None  # VQF's bias before a spell
         self._prior_spell_s = 0.0
@@ -120,6 +121,7 @@ class VqfAdapter(FilterAdapter):
         if self._turns is not None:
             self._turns.reset()
         self._held, self._shadow, self._probe = False, None, None
+        self._windows.reset()
         for spells in (self._quiet, self._still):
             if spells is not None:
                 spells.reset()
@@ -147,8 +149,10 @@ class VqfAdapter(FilterAdapter):
         no_acc = np.zeros_like(acc)
         starts = set(np.flatnonzero(
             holds.hold & ~np.concatenate(([self._held], holds.hold[:-1]))).tolist())
-        bias_at = {} if self._quiet is None else dict(self._quiet.update(gyr_rps, acc_mps2, dt_s))
-        still_at = {} if self._still is None else dict(self._still.update(gyr_rps, acc_mps2, dt_s))
+        windows = (self._windows.update(gyr_rps, acc_mps2, dt_s)
+                   if self._quiet is not None or self._still is not None else [])
+        bias_at = {} if self._quiet is None else dict(self._quiet.windows(windows))
+        still_at = {} if self._still is None else dict(self._still.windows(windows))
         long_at = set(np.flatnonzero(dt_s > _LONG_SAMPLE_FACTOR * self._ts_s).tolist())
         probe_ends = {k + self._probe_n for k, turn in holds.ends.items() if turn}
         if self._probe is not None:
