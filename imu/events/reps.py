@@ -39,6 +39,7 @@ NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the new rest
 MAX_HOLDS = 16             # holds kept per rep
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
                            # rep's real start posture (see _rebase_on_hold)
@@ -132,6 +133,8 @@ class RepDetector:
         # of it): (time, deviation, posture, held for s, spell start).
         self._holds: list[tuple[float, float, np.ndarray, float, float]] = []
         self._peak_at_stable = 0.0
+        self._settled_from: float | None = None  # first still moment since settling began
+        self._retro_from: float | None = None    # ...kept while the first rest may be a hold
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -206,11 +209,21 @@ class RepDetector:
                 need = SETTLE_S if self._state == "settle" else (REST_S if near else NEW_REST_S)
                 # Only a steady posture is rest: a slow start of a rep (a kickback) is
                 # "still" to the gyro and must not drag the rest posture along.
+                if self._state == "settle" and still and self._settled_from is None:
+                    self._settled_from = ti
                 if still_for >= need and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
+                    settling = self._state == "settle"
                     self._ref = rest_at(i)
                     self._near_t = ti
                     self._state = "idle"
                     d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
+                    if settling and self._settled_from is not None:
+                        self._retro_from = self._settled_from
+                        rep = self._rep_before_rest(hist, self._retro_from, ti, now_s)
+                        if rep is not None:
+                            out.append(rep)
+                            self._retro_from = None
+                    self._settled_from = None
                 if self._state == "idle" and self._ref is not None and d < 0.5 * START_DEG:
                     self._near_t = ti
                 if self._state == "idle" and self._ref is not None and d > START_DEG:
@@ -243,10 +256,17 @@ class RepDetector:
                       and self._stable(tilt, obl, i))
             if stable and still_for >= REST_S and self._wrong_rest(tl[m]):
                 # Still in a posture nearer the neutral one than the rest posture: that
-                # was the hold of a rep (e.g. the top of a bridge) taken for rest.
+                # was the hold of a rep (e.g. the top of a bridge) taken for rest. If
+                # that rest was the first in a new posture, the rep it held may be
+                # found whole now, from the true rest.
                 self._ref = rest_at(i)
                 self._near_t = ti
                 self._state = "idle"
+                if self._retro_from is not None:
+                    rep = self._rep_before_rest(hist, self._retro_from, ti, now_s)
+                    if rep is not None:
+                        out.append(rep)
+                    self._retro_from = None
                 continue
             if stable and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
                 since = self._stable_since if self._stable_since is not None else ti
@@ -277,6 +297,7 @@ class RepDetector:
                     rep = self._finish(hist, self._back_since, now_s, end_posture)
                     if rep is not None:
                         out.append(rep)
+                        self._retro_from = None
                     # Feet may land a little elsewhere: the settled end posture is the
                     # rest posture of the next rep.
                     self._state = "idle"
@@ -352,6 +373,39 @@ class RepDetector:
         if (d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG
                 and (back < END_MIN_DEG or held_s >= NEW_REST_S)):
             self._ref, self._start_t = posture, t_h
+
+    def _rep_before_rest(self, hist, since: float, until: float, now_s: float) -> Rep | None:
+        """A rep made before the first rest in a new posture could be taken (the first
+        kickback 0.5 s after getting onto hands and knees): an excursion from this rest
+        and back, between the settling after the posture change and the rest."""
+        t = hist.col("time_s")
+        a, b = int(np.searchsorted(t, since)), int(np.searchsorted(t, until))
+        if b - a < 3:
+            return None
+        r = self._ref
+        dev = np.sqrt((hist.col("tilt_deg")[a:b] - r[0]) ** 2
+                      + (hist.col("obliquity_deg")[a:b] - r[1]) ** 2
+                      + _wrap_deg(hist.col("heading_deg")[a:b] - r[2]) ** 2)
+        # From the end of the posture change: the first moment near this rest after the
+        # last one far from it (or a NaN).
+        big = np.flatnonzero(~(dev < RETRO_MAX_DEG))
+        lo = int(big[-1]) + 1 if big.size else 0
+        arrived = np.flatnonzero(dev[lo:] < START_DEG)
+        if arrived.size == 0:
+            return None
+        lo += int(arrived[0])
+        if b - a - lo < 3:
+            return None
+        p = lo + int(np.argmax(dev[lo:]))
+        peak = float(dev[p])
+        before = np.flatnonzero(dev[lo:p] < max(START_DEG, END_FRACTION * peak))
+        after = np.flatnonzero(dev[p:] < max(END_MIN_DEG, END_FRACTION * peak))
+        if peak < MIN_PEAK_DEG or before.size == 0 or after.size == 0:
+            return None
+        self._start_t = float(t[a + lo + before[-1]])
+        self._peak, self._peak_t = peak, float(t[a + p])
+        self._holds = []
+        return self._finish(hist, float(t[a + p + after[0]]), now_s, r)
 
     def _deviations(self, hist, b: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(first index, deviation from the rest posture (3, n), its range, its signed
