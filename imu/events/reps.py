@@ -39,6 +39,7 @@ NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+START_POSTURE_S = 1.0      # a rep's start posture: the mean over this long before it
 RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the new rest
 MAX_HOLDS = 16             # holds kept per rep
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
@@ -135,6 +136,7 @@ class RepDetector:
         self._peak_at_stable = 0.0
         self._settled_from: float | None = None  # first still moment since settling began
         self._retro_from: float | None = None    # ...kept while the first rest may be a hold
+        self._rest_since = -np.inf               # the first rest after settling began
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -217,6 +219,8 @@ class RepDetector:
                     self._near_t = ti
                     self._state = "idle"
                     d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
+                    if settling:
+                        self._rest_since = ti - REST_S
                     if settling and self._settled_from is not None:
                         self._retro_from = self._settled_from
                         rep = self._rep_before_rest(hist, self._retro_from, ti, now_s)
@@ -407,6 +411,21 @@ class RepDetector:
         self._holds = []
         return self._finish(hist, float(t[a + p + after[0]]), now_s, r)
 
+    def _settle_reference(self, hist) -> bool:
+        """The start posture as the mean over up to START_POSTURE_S before the start
+        (not into the last rep, nor before the rest after a posture change): sway at
+        rest is not posture."""
+        t = hist.col("time_s")
+        lo = max(self._start_t - START_POSTURE_S, self._rest_since)
+        if self._last_rep_end is not None:
+            lo = max(lo, self._last_rep_end)
+        i0, i1 = int(np.searchsorted(t, lo)), int(np.searchsorted(t, self._start_t, side="right"))
+        if i1 - i0 < 3 or i0 == 0:
+            return False
+        self._ref = np.array([float(np.mean(hist.col("tilt_deg")[i0:i1])),
+                              float(np.mean(hist.col("obliquity_deg")[i0:i1])), self._ref[2]])
+        return True
+
     def _deviations(self, hist, b: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(first index, deviation from the rest posture (3, n), its range, its signed
         peak) over the rep from its start to sample b."""
@@ -452,6 +471,8 @@ class RepDetector:
             return None
         if exercise == "single-leg-squat" and self._rebase_on_stance(hist, end_posture):
             dur = end_t - self._start_t
+            a, dev, rom, peak = self._deviations(hist, b)
+        if self._settle_reference(hist):
             a, dev, rom, peak = self._deviations(hist, b)
         ref = self._ref
         side = self._side(exercise, dev, hist, a, b, ref)

@@ -182,9 +182,14 @@ def _found_drop(r: Rep, side: str) -> float:
 
 def _true_drop(truth: Truth, x: dict) -> float:
     """The true drop of the side opposite the working side over the true rep, from its
-    start posture (the mean over the START_POSTURE_S before it, as the truth's peaks)."""
+    start posture (the mean over the START_POSTURE_S before it, not into the previous
+    rep nor before its set: as the truth's peaks)."""
     t = truth.time_s
-    a0 = int(np.searchsorted(t, x["start_time_s"] - START_POSTURE_S))
+    prev = [y["end_time_s"] for y in truth.events["reps"] if y["end_time_s"] <= x["start_time_s"]]
+    began = [g["start_s"] for g in truth.events["segments"]
+             if g["type"] == "set" and g["start_s"] <= x["start_time_s"]]
+    lo = max([x["start_time_s"] - START_POSTURE_S] + prev[-1:] + began[-1:])
+    a0 = int(np.searchsorted(t, lo))
     a = int(np.searchsorted(t, x["start_time_s"]))
     b = int(np.searchsorted(t, x["end_time_s"], side="right"))
     obl = truth.obliquity_deg[a:b]

@@ -65,12 +65,13 @@ def _angles_at(motion: Motion, t: float) -> np.ndarray:
 #: A rep's start posture: the mean pose over this long before its start. The movement
 #: noise of a person at rest (a few tenths of a degree at up to 1.5 Hz) is not posture;
 #: the instant at the start would add it to every deviation.
-START_POSTURE_S = 0.4
+START_POSTURE_S = 1.0
 
 
-def start_posture(motion: Motion, t: float) -> np.ndarray:
-    """(tilt, obliquity, heading) in radians: their mean over START_POSTURE_S up to t."""
-    w = _window(motion, t - START_POSTURE_S, t)
+def start_posture(motion: Motion, t: float, after: float = -np.inf) -> np.ndarray:
+    """(tilt, obliquity, heading) in radians: their mean over START_POSTURE_S up to t
+    (but not before `after`: the end of the previous rep)."""
+    w = _window(motion, max(t - START_POSTURE_S, after), t)
     if w.stop - w.start < 2:
         return _angles_at(motion, t)
     return np.array([motion.tilt_rad[w].mean(), motion.obliquity_rad[w].mean(),
@@ -123,9 +124,14 @@ def rep_truth(motion: Motion, scale: float) -> list[dict]:
     the trailing-mean rotation of CONVENTIONS would partly absorb a slow rep).
     """
     out = []
+    prev_end = -np.inf
+    # Nor before the set began (the first rep of a set follows a posture change).
+    set_starts = sorted(sp.start_s for sp in motion.segments if sp.kind == "set")
     for rep in motion.reps:
         w = _window(motion, rep.start_s, rep.end_s)
-        start = start_posture(motion, rep.start_s)
+        began = [s0 for s0 in set_starts if s0 <= rep.start_s]
+        start = start_posture(motion, rep.start_s, max([prev_end] + began[-1:]))
+        prev_end = rep.end_s
         entry = {
             "exercise": rep.exercise,
             "side": rep.side,
