@@ -39,6 +39,7 @@ NEUTRAL_MARGIN_DEG = 2.0
 REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
+STANCE_MOVED_DEG = 0.5     # a single-leg squat ending this far from its start moved stance
 START_POSTURE_S = 1.0      # a rep's start posture: the mean over this long before it
 RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the new rest
 MAX_HOLDS = 16             # holds kept per rep
@@ -137,6 +138,7 @@ class RepDetector:
         self._settled_from: float | None = None  # first still moment since settling began
         self._retro_from: float | None = None    # ...kept while the first rest may be a hold
         self._rest_since = -np.inf               # the first rest after settling began
+        self._rebased = False                    # this rep's start moved onto a stance
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -377,6 +379,7 @@ class RepDetector:
         if (d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG
                 and (back < END_MIN_DEG or held_s >= NEW_REST_S)):
             self._ref, self._start_t = posture, t_h
+            self._rebased = True
 
     def _rep_before_rest(self, hist, since: float, until: float, now_s: float) -> Rep | None:
         """A rep made before the first rest in a new posture could be taken (the first
@@ -442,7 +445,7 @@ class RepDetector:
         pelvis, then the squat follows at once, with no steady hold to rest on), it
         starts where the pelvis last sat at its end posture before the peak."""
         r = self._ref
-        if math.hypot(end_posture[0] - r[0], end_posture[1] - r[1]) <= END_MIN_DEG:
+        if math.hypot(end_posture[0] - r[0], end_posture[1] - r[1]) <= STANCE_MOVED_DEG:
             return False
         t = hist.col("time_s")
         a, p = int(np.searchsorted(t, self._start_t)), int(np.searchsorted(t, self._peak_t))
@@ -471,9 +474,12 @@ class RepDetector:
             return None
         if exercise == "single-leg-squat" and self._rebase_on_stance(hist, end_posture):
             dur = end_t - self._start_t
+            self._rebased = True
+        # A start moved onto a held or reached stance keeps that stance as its posture
+        # (the second before it is the change of stance).
+        if self._rebased or self._settle_reference(hist):
             a, dev, rom, peak = self._deviations(hist, b)
-        if self._settle_reference(hist):
-            a, dev, rom, peak = self._deviations(hist, b)
+        self._rebased = False
         ref = self._ref
         side = self._side(exercise, dev, hist, a, b, ref)
         sgn = {"right": 1.0, "left": -1.0}.get(side or "", 0.0)

@@ -303,6 +303,7 @@ def generate_exercise(p: ExerciseParams, rng: np.random.Generator, rate_hz: floa
             times.append(t)
             vals.append(ready.copy())
         base = ready if ready is not None else np.zeros(len(_CH))
+        posture_from = t if ready is not None else float("-inf")  # the ready move ended
         for r, side in enumerate(sides):
             k_var = 1.0 + p.rep_cv * rng.standard_normal(2)
             d_scale = depth * float(np.clip(k_var[0], 0.5, 1.5))
@@ -325,7 +326,7 @@ def generate_exercise(p: ExerciseParams, rng: np.random.Generator, rate_hz: floa
             reps.append(RepSpec(p.exercise, side, set_index + 1, r + 1, start,
                                 turn if turn is not None else (start + t) / 2.0, t,
                                 tuple(p.faults) if faulty else (),
-                                p.fault_deg if faulty else 0.0))
+                                p.fault_deg if faulty else 0.0, posture_from))
             t += tempo["pause_s"] * t_scale if r + 1 < len(sides) else 0.5
             hold_until(t)
         if ready is not None:

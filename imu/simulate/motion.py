@@ -87,6 +87,9 @@ class RepSpec:
     end_s: float
     faults: tuple[str, ...] = ()
     fault_deg: float = 0.0
+    posture_from_s: float = float("-inf")
+    """The pose before the rep is its start posture from here on (the end of a move into
+    the set's ready posture: lifting the free foot before the first single-leg squat)."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,8 @@ def compose(pieces: list[MotionPiece], rate_hz: float = FINE_RATE_HZ) -> Motion:
         stances.extend(StanceSpec(st.side, st.ic_time_s + t0, st.to_time_s + t0,
                                   st.next_ic_time_s + t0, st.phase) for st in piece.stances)
         reps.extend(RepSpec(r.exercise, r.side, r.set_index, r.rep_index, r.start_s + t0,
-                            r.turn_s + t0, r.end_s + t0, r.faults, r.fault_deg) for r in piece.reps)
+                            r.turn_s + t0, r.end_s + t0, r.faults, r.fault_deg,
+                            r.posture_from_s + t0) for r in piece.reps)
         hinges.extend(HingeSpec(hg.start_s + t0, hg.turn_s + t0, hg.end_s + t0, hg.tilt_deg)
                       for hg in piece.hinges)
         h0 = float(h0 + piece.heading_rad[-1])

@@ -14,7 +14,7 @@ import numpy as np
 
 from imu.events.exercises import EXERCISE_INFO
 from imu.events.model import AnalysisEvent, Flag, GaitEvent, Rep, Stride
-from imu.simulate.truth import START_POSTURE_S, Truth
+from imu.simulate.truth import Truth
 
 IC_TOLERANCE_S = 0.05
 
@@ -182,20 +182,14 @@ def _found_drop(r: Rep, side: str) -> float:
 
 def _true_drop(truth: Truth, x: dict) -> float:
     """The true drop of the side opposite the working side over the true rep, from its
-    start posture (the mean over the START_POSTURE_S before it, not into the previous
-    rep nor before its set: as the truth's peaks)."""
+    start posture (the truth's, as its peaks: truth.start_posture)."""
     t = truth.time_s
-    prev = [y["end_time_s"] for y in truth.events["reps"] if y["end_time_s"] <= x["start_time_s"]]
-    began = [g["start_s"] for g in truth.events["segments"]
-             if g["type"] == "set" and g["start_s"] <= x["start_time_s"]]
-    lo = max([x["start_time_s"] - START_POSTURE_S] + prev[-1:] + began[-1:])
-    a0 = int(np.searchsorted(t, lo))
     a = int(np.searchsorted(t, x["start_time_s"]))
     b = int(np.searchsorted(t, x["end_time_s"], side="right"))
     obl = truth.obliquity_deg[a:b]
     if obl.size == 0:
         return float("nan")
-    start = float(np.mean(truth.obliquity_deg[a0:a])) if a > a0 else float(obl[0])
+    start = float(x["start_posture_deg"][1])
     return max(float(np.max(_side_sign(x["side"]) * (obl - start))), 0.0)
 
 

@@ -125,12 +125,13 @@ def rep_truth(motion: Motion, scale: float) -> list[dict]:
     """
     out = []
     prev_end = -np.inf
-    # Nor before the set began (the first rep of a set follows a posture change).
-    set_starts = sorted(sp.start_s for sp in motion.segments if sp.kind == "set")
+    # Nor into the posture change before a set's first rep.
+    arrived = sorted(sp.end_s for sp in motion.segments if sp.kind == "transition")
     for rep in motion.reps:
         w = _window(motion, rep.start_s, rep.end_s)
-        began = [s0 for s0 in set_starts if s0 <= rep.start_s]
-        start = start_posture(motion, rep.start_s, max([prev_end] + began[-1:]))
+        since = [t for t in arrived if t <= rep.start_s]
+        start = start_posture(motion, rep.start_s,
+                              max([prev_end, rep.posture_from_s] + since[-1:]))
         prev_end = rep.end_s
         entry = {
             "exercise": rep.exercise,
@@ -143,6 +144,7 @@ def rep_truth(motion: Motion, scale: float) -> list[dict]:
             "duration_s": _r((rep.end_s - rep.start_s) * scale),
             "fault": "+".join(rep.faults) if rep.faults else None,
             "fault_deg": _r(rep.fault_deg, 3),
+            "start_posture_deg": [_r(float(np.degrees(v)), 4) for v in start],
         }
         for j, (name, arr) in enumerate((("tilt", motion.tilt_rad),
                                          ("obliquity", motion.obliquity_rad),
