@@ -40,6 +40,7 @@ REST_STEADY_DEG = 0.6
 TICK_HZ = 40.0
 STANCE_TURN_DEG = 15.0     # a rep may end with the feet turned by up to this much
 STANCE_MOVED_DEG = 0.5     # a single-leg squat ending this far from its start moved stance
+REFINE_MIN_S = 0.3         # a start found this much later than the threshold's moves
 START_POSTURE_S = 1.0      # a rep's start posture: the mean over this long before it
 RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the new rest
 MAX_HOLDS = 16             # holds kept per rep
@@ -414,7 +415,7 @@ class RepDetector:
         self._holds = []
         return self._finish(hist, float(t[a + p + after[0]]), now_s, r)
 
-    def _settle_reference(self, hist) -> bool:
+    def _settle_reference(self, hist, b: int) -> bool:
         """The start posture as the mean over up to START_POSTURE_S before the start
         (not into the last rep, nor before the rest after a posture change): sway at
         rest is not posture."""
@@ -427,6 +428,16 @@ class RepDetector:
             return False
         self._ref = np.array([float(np.mean(hist.col("tilt_deg")[i0:i1])),
                               float(np.mean(hist.col("obliquity_deg")[i0:i1])), self._ref[2]])
+        # Sway can cross the start threshold before the rep itself begins: the rep then
+        # starts where the pelvis was last near that settled posture before its peak.
+        p = min(int(np.searchsorted(t, self._peak_t)), b - 3)
+        if p > i1:
+            dev = np.hypot(hist.col("tilt_deg")[i1:p] - self._ref[0],
+                           hist.col("obliquity_deg")[i1:p] - self._ref[1])
+            near = np.flatnonzero(dev < 0.5 * START_DEG)
+            if near.size and t[i1 + near[-1]] - self._start_t > REFINE_MIN_S:
+                self._start_t = float(t[i1 + near[-1]])
+                return self._settle_reference(hist, b)
         return True
 
     def _deviations(self, hist, b: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -477,9 +488,10 @@ class RepDetector:
             self._rebased = True
         # A start moved onto a held or reached stance keeps that stance as its posture
         # (the second before it is the change of stance).
-        if self._rebased or self._settle_reference(hist):
+        if self._rebased or self._settle_reference(hist, b):
             a, dev, rom, peak = self._deviations(hist, b)
         self._rebased = False
+        dur = end_t - self._start_t
         ref = self._ref
         side = self._side(exercise, dev, hist, a, b, ref)
         sgn = {"right": 1.0, "left": -1.0}.get(side or "", 0.0)
