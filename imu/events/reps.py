@@ -139,7 +139,6 @@ class RepDetector:
         self._settled_from: float | None = None  # first still moment since settling began
         self._retro_from: float | None = None    # ...kept while the first rest may be a hold
         self._rest_since = -np.inf               # the first rest after settling began
-        self._rebased = False                    # this rep's start moved onto a stance
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -224,9 +223,9 @@ class RepDetector:
                     d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
                     if settling:
                         self._rest_since = ti - REST_S
-                    if settling and self._settled_from is not None:
                         self._retro_from = self._settled_from
-                        rep = self._rep_before_rest(hist, self._retro_from, ti, now_s)
+                        rep = (None if self._retro_from is None else
+                               self._rep_before_rest(hist, self._retro_from, ti, now_s))
                         if rep is not None:
                             out.append(rep)
                             self._retro_from = None
@@ -300,8 +299,8 @@ class RepDetector:
                     self._back_since = ti
                 if ti - self._back_since >= END_STILL_S:
                     end_posture = rest_at(i, END_STILL_S)
-                    self._rebase_on_hold(end_posture)
-                    rep = self._finish(hist, self._back_since, now_s, end_posture)
+                    rebased = self._rebase_on_hold(end_posture)
+                    rep = self._finish(hist, self._back_since, now_s, end_posture, rebased)
                     if rep is not None:
                         out.append(rep)
                         self._retro_from = None
@@ -364,14 +363,14 @@ class RepDetector:
         r = self._ref
         return math.sqrt((tilt - r[0]) ** 2 + (obl - r[1]) ** 2)
 
-    def _rebase_on_hold(self, end_posture: np.ndarray) -> None:
+    def _rebase_on_hold(self, end_posture: np.ndarray) -> bool:
         """A rep that began with a held change of stance (lifting the free foot before
         the first single-leg squat) and returned to that stance, not to the old rest:
         measure it from the end of that hold, against the held posture."""
         low = [h for h in self._holds
                if h[0] <= self._peak_t and h[1] < HOLD_FRACTION * self._peak]
         if not low:
-            return
+            return False
         t_h, d_h, posture, held_s, _ = low[-1]
         moved = math.hypot(posture[0] - self._ref[0], posture[1] - self._ref[1])
         back = math.hypot(end_posture[0] - posture[0], end_posture[1] - posture[1])
@@ -380,7 +379,8 @@ class RepDetector:
         if (d_h < HOLD_FRACTION * self._peak and moved > END_MIN_DEG
                 and (back < END_MIN_DEG or held_s >= NEW_REST_S)):
             self._ref, self._start_t = posture, t_h
-            self._rebased = True
+            return True
+        return False
 
     def _rep_before_rest(self, hist, since: float, until: float, now_s: float) -> Rep | None:
         """A rep made before the first rest in a new posture could be taken (the first
@@ -413,7 +413,7 @@ class RepDetector:
         self._start_t = float(t[a + lo + before[-1]])
         self._peak, self._peak_t = peak, float(t[a + p])
         self._holds = []
-        return self._finish(hist, float(t[a + p + after[0]]), now_s, r)
+        return self._finish(hist, float(t[a + p + after[0]]), now_s, r, rebased=False)
 
     def _settle_reference(self, hist, b: int) -> bool:
         """The start posture as the mean over up to START_POSTURE_S before the start
@@ -469,7 +469,10 @@ class RepDetector:
         self._ref = np.array([end_posture[0], end_posture[1], r[2]])
         return True
 
-    def _finish(self, hist, end_t: float, now_s: float, end_posture: np.ndarray) -> Rep | None:
+    def _finish(self, hist, end_t: float, now_s: float, end_posture: np.ndarray,
+                rebased: bool) -> Rep | None:
+        """The rep from its start to end_t, or None when it is no rep. `rebased`: its
+        start was moved onto a held stance, which is then its start posture."""
         dur = end_t - self._start_t
         if self._peak < MIN_PEAK_DEG or dur < MIN_REP_S:
             return None
@@ -484,13 +487,11 @@ class RepDetector:
         if exercise is None:
             return None
         if exercise == "single-leg-squat" and self._rebase_on_stance(hist, end_posture):
-            dur = end_t - self._start_t
-            self._rebased = True
+            rebased = True
         # A start moved onto a held or reached stance keeps that stance as its posture
         # (the second before it is the change of stance).
-        if self._rebased or self._settle_reference(hist, b):
+        if rebased or self._settle_reference(hist, b):
             a, dev, rom, peak = self._deviations(hist, b)
-        self._rebased = False
         dur = end_t - self._start_t
         ref = self._ref
         side = self._side(exercise, dev, hist, a, b, ref)
