@@ -157,9 +157,11 @@ class VqfAdapter(FilterAdapter):
         probe_ends = {k + self._probe_n for k, turn in holds.ends.items() if turn}
         if self._probe is not None:
             probe_ends.add(self._probe.end_at - self._seen)
-        # Cut the run where something is done between samples: a new bias estimate (after
-        # its window), a sample bridging a gap (alone), a hold's start and end, a probe's end.
-        cuts = sorted({0, n} | {k + 1 for k in bias_at} | {k + 1 for k in still_at} | long_at | {k + 1 for k in long_at}
+        # Cut the run where something is done between samples: a new bias or offset
+        # estimate (after its window), a sample bridging a gap (alone), a hold's start and
+        # end, a probe's end.
+        cuts = sorted({0, n} | {k + 1 for k in bias_at} | {k + 1 for k in still_at}
+                      | long_at | {k + 1 for k in long_at}
                       | starts | set(holds.ends) | {k for k in probe_ends if 0 < k < n})
         quat = np.empty((n, 4))
         for a, b in zip(cuts[:-1], cuts[1:]):
