@@ -19,7 +19,7 @@ from dashboard.files import FileAccessError, accept_upload, list_recordings, rec
 from dashboard.live_updates import next_max_intervals, register_keepalive
 from dashboard.panel_data import calibration_steps, clock_text
 from dashboard.panels import calibration_children
-from dashboard.replay import PlayerRegistry, ReplayData, ReplayLibrary, advance
+from dashboard.replay import PlayerRegistry, PlayerRequest, ReplayData, ReplayLibrary
 from dashboard.report import build_report, final_segments, report_csv, report_html
 from dashboard.stream import DISPLAY_RATE_HZ, smoothed_angles
 from dashboard.views import (BANDS_JS, bands, chart_figure, chart_update, events_outputs,
@@ -72,6 +72,8 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
     root = Path(config.recordings_dir)
     players = PlayerRegistry()
     max_points = int(config.window_s * DISPLAY_RATE_HZ)
+    roles = {ids.REPLAY_LOADED: "loaded", ids.REPLAY_PLAY: "play", ids.REPLAY_SEEK: "seek",
+             ids.REPLAY_TIMELINE: "timeline", p.tick: "tick"}
 
     def load(name: str) -> ReplayData:
         return library.get(recording_path(root, name), name)
@@ -124,28 +126,18 @@ def register_replay(app: Dash, config: DashboardConfig, library: ReplayLibrary) 
             data = load(loaded["name"])
         except (FileAccessError, PelvisMonitorError):
             raise PreventUpdate from None  # the load callback already said why
-        trig = ctx.triggered_id
+        fired = {pid.split(".")[0] for pid in ctx.triggered_prop_ids}
+        drawn_before = view.get("drawn") if view and view.get("name") == loaded["name"] else None
+        click_x = click["points"][0].get("x") if click and click.get("points") else None
+        req = PlayerRequest(
+            fired=frozenset(role for key, role in roles.items() if key in fired),
+            clicks=int(_play or 0), seek_s=None if seek is None else float(seek),
+            shown_seek_s=None if drawn_before is None else round(drawn_before, 1),
+            timeline_s=None if click_x is None else float(click_x))
         with players.lock:
-            pl, reset = players.player(tab, loaded["name"])
-            reset = reset or trig == ids.REPLAY_LOADED
-            if trig == ids.REPLAY_LOADED:
-                pl.position_s, pl.playing = 0.0, False
+            pl, fresh = players.player(tab, loaded["name"])
             pl.speed = float(speed or 1.0)
-            now = time.time()
-            if trig == ids.REPLAY_PLAY:
-                if not pl.playing and pl.position_s >= data.duration_s:
-                    pl.position_s, reset = 0.0, True
-                pl.playing = not pl.playing
-            elif trig == ids.REPLAY_SEEK and seek is not None \
-                    and abs(float(seek) - pl.position_s) > 0.05:
-                pl.position_s, reset = min(max(float(seek), 0.0), data.duration_s), True
-            elif trig == ids.REPLAY_TIMELINE and click and click.get("points"):
-                pl.position_s = min(max(float(click["points"][0]["x"]), 0.0), data.duration_s)
-                reset = True
-            elif trig == p.tick and pl.playing:
-                pl.position_s, pl.playing = advance(pl.position_s, pl.speed, now - pl.wall_s,
-                                                    data.duration_s)
-            pl.wall_s = now
+            reset = pl.step(req, data.duration_s, time.time(), fresh)
             pos, playing = pl.position_s, pl.playing
         # What this tab has drawn travels with the page, so a dropped response only
         # means the next one sends those points again.

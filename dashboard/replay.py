@@ -143,6 +143,25 @@ def advance(position_s: float, speed: float, wall_dt_s: float, duration_s: float
     return new, new < duration_s
 
 
+@dataclass(frozen=True)
+class PlayerRequest:
+    """What one request of the player callback carries.
+
+    The browser merges a click that is still waiting to be sent into a later tick's
+    request, or drops it for that request, so the trigger alone can miss a click. The
+    inputs' current values always travel, though: a press is a rise of `clicks`, and a
+    seek is a slider value other than the one the page last got from the server."""
+
+    fired: frozenset[str]
+    """Which of "loaded", "play", "seek", "timeline", "tick" the browser names."""
+    clicks: int
+    seek_s: float | None
+    shown_seek_s: float | None
+    """The slider value of the last response the page applied (None: none yet)."""
+    timeline_s: float | None
+    """The time of the last point clicked on the timeline."""
+
+
 @dataclass
 class Player:
     """Where one browser tab's replay is: kept on the server, so a click and a tick that
@@ -153,6 +172,37 @@ class Player:
     playing: bool = False
     speed: float = 1.0
     wall_s: float = 0.0
+    clicks: int = 0
+    timeline_s: float | None = None
+
+    def step(self, req: PlayerRequest, duration_s: float, now_s: float, fresh: bool) -> bool:
+        """Apply one request; True when the position jumped (the chart is redrawn)."""
+        if fresh:  # what the page did before this player existed is not a command
+            self.clicks = req.clicks - (1 if "play" in req.fired else 0)
+            self.timeline_s = None if "timeline" in req.fired else req.timeline_s
+        jumped = fresh
+        presses, self.clicks = req.clicks - self.clicks, max(req.clicks, self.clicks)
+        clicked = req.timeline_s is not None and (
+            "timeline" in req.fired or req.timeline_s != self.timeline_s)
+        self.timeline_s = req.timeline_s
+        if "loaded" in req.fired:
+            self.position_s, self.playing, jumped = 0.0, False, True
+        else:
+            moved = req.seek_s is not None and (
+                "seek" in req.fired or req.shown_seek_s is None
+                or abs(req.seek_s - req.shown_seek_s) > 0.05)
+            target = req.timeline_s if clicked else req.seek_s if moved else None
+            if target is not None and abs(target - self.position_s) > 0.05:
+                self.position_s, jumped = min(max(float(target), 0.0), duration_s), True
+            if presses > 0 and presses % 2:
+                if not self.playing and self.position_s >= duration_s:
+                    self.position_s, jumped = 0.0, True
+                self.playing = not self.playing
+            elif "tick" in req.fired and self.playing and not jumped:
+                self.position_s, self.playing = advance(self.position_s, self.speed,
+                                                        now_s - self.wall_s, duration_s)
+        self.wall_s = now_s
+        return jumped
 
 
 class PlayerRegistry:

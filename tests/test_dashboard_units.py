@@ -20,7 +20,7 @@ from dashboard.figures import cpd_figure
 from dashboard.files import FileAccessError, accept_upload, clean_upload_name, recording_path
 from dashboard.panel_data import (angle_readouts, band_shapes, calibration_steps, events_view,
                                   extend_payload, pelvis_rotations_deg)
-from dashboard.replay import advance, analyse_file
+from dashboard.replay import Player, PlayerRequest, advance, analyse_file
 from dashboard.report import CSV_COLUMNS, build_report, report_csv
 from dashboard.security import access_policy, host_allowed, is_loopback, origin_allowed
 from dashboard.stream import LiveStream
@@ -200,6 +200,58 @@ def test_replay_advance_stops_at_the_end():
     assert advance(10.0, 8.0, 0.05, 100.0) == (10.4, True)
     assert advance(10.0, 1.0, 30.0, 100.0) == (10.5, True)  # a stalled tab does not jump
     assert advance(99.9, 4.0, 0.1, 100.0) == (100.0, False)
+
+
+def _req(*fired: str, clicks: int = 0, seek: float | None = None,
+         shown: float | None = None, timeline: float | None = None) -> PlayerRequest:
+    return PlayerRequest(frozenset(fired), clicks, seek, shown, timeline)
+
+
+def test_player_press_counts_even_when_the_browser_merged_it_into_a_tick():
+    pl = Player("a.pmrec")
+    pl.step(_req("loaded"), 100.0, 0.0, fresh=True)
+    pl.step(_req("play", clicks=1, seek=0.0, shown=0.0), 100.0, 1.0, fresh=False)
+    assert pl.playing
+    pl.step(_req("tick", clicks=1, seek=0.0, shown=0.0), 100.0, 1.1, fresh=False)
+    assert pl.playing and pl.position_s == pytest.approx(0.1)
+    # The pause press went out only inside the next tick's request: still a pause.
+    pl.step(_req("tick", clicks=2, seek=0.1, shown=0.1), 100.0, 1.2, fresh=False)
+    assert not pl.playing and pl.position_s == pytest.approx(0.1)
+    # Later requests carry the same count and change nothing; two quick presses cancel.
+    pl.step(_req("tick", clicks=2, seek=0.1, shown=0.1), 100.0, 1.3, fresh=False)
+    assert not pl.playing
+    pl.step(_req("play", clicks=4, seek=0.1, shown=0.1), 100.0, 1.4, fresh=False)
+    assert not pl.playing
+    # A late request sent before the last press does not undo it.
+    pl.step(_req("play", clicks=3, seek=0.1, shown=0.1), 100.0, 1.5, fresh=False)
+    assert not pl.playing
+
+
+def test_player_seek_and_timeline_apply_without_their_trigger():
+    pl = Player("a.pmrec")
+    pl.step(_req("loaded", clicks=5, seek=42.0), 100.0, 0.0, fresh=True)
+    assert (pl.position_s, pl.playing) == (0.0, False)  # old presses and slider ignored
+    pl.step(_req("tick", clicks=5, seek=30.0, shown=0.0), 100.0, 0.1, fresh=False)
+    assert pl.position_s == 30.0  # the slider moved by the user, trigger dropped
+    jumped = pl.step(_req("tick", clicks=5, seek=30.0, shown=30.0), 100.0, 0.2, fresh=False)
+    assert not jumped and pl.position_s == 30.0
+    assert pl.step(_req("tick", clicks=5, seek=30.0, shown=30.0, timeline=70.0), 100.0, 0.3,
+                   fresh=False)
+    assert pl.position_s == 70.0
+    pl.step(_req("tick", clicks=5, seek=70.0, shown=70.0, timeline=70.0), 100.0, 0.4, fresh=False)
+    pl.position_s = 50.0
+    pl.step(_req("timeline", clicks=5, seek=50.0, shown=50.0, timeline=70.0), 100.0, 0.5,
+            fresh=False)
+    assert pl.position_s == 70.0  # the same point clicked again
+
+
+def test_player_play_at_the_end_starts_again():
+    pl = Player("a.pmrec", position_s=100.0)
+    pl.step(_req("play", clicks=1, seek=100.0, shown=100.0), 100.0, 0.0, fresh=False)
+    assert pl.playing and pl.position_s == 0.0
+    fresh = Player("b.pmrec")
+    fresh.step(_req("play", clicks=3, seek=0.0, shown=0.0), 100.0, 0.0, fresh=True)
+    assert fresh.playing  # the press that made this request counts, older ones do not
 
 
 # ---------------------------------------------------------------- live stream
