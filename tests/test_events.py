@@ -312,9 +312,54 @@ def test_single_leg_stance_holds_are_reps_however_long():
     assert len(stance) == len(truth) == 2
     for found, x in zip(stance, truth):
         assert found.start_time_s == pytest.approx(x["start_time_s"], abs=1.0)
-        # Measured: 16 of 22 s and 22 of 22 s (sway brought the first back within
-        # 0.9 deg of the two-leg rest 6 s early: a 1.4 deg weight shift is small).
-        assert found.duration_s > 0.7 * x["duration_s"]
+        # Measured: 23.3 of 23.8 s and 22.2 of 22.6 s (sway used to bring the first
+        # back within 0.9 deg of the two-leg rest 6 s early: a 1.4 deg shift is small).
+        assert found.duration_s > 0.9 * x["duration_s"]
+        assert found.side == x["side"]
+
+
+STANCE_SESSION = """
+name = "single-leg stance, both sides"
+[sensor]
+rate_hz = 200
+mounting = "random"
+errors = "typical"
+{calibration}
+[[segment]]
+type = "single_leg_stance"
+sets = 1
+reps = 1
+side = "both"
+hold_s = 20
+faults = ["drop"]
+fault_deg = 5
+fault_sides = "left"
+
+[[segment]]
+type = "stand"
+duration_s = 5
+"""
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_single_leg_stance_whole_hold_and_stance_side(seed):
+    """The right leg's hold shifts the pelvis by about as much as sway moves it during
+    the hold (1-2 deg): sway once ended it early, or its steady start was taken for
+    the rest and the return to two legs swallowed the left leg's hold (seeds 2 and 4
+    of eight were missed and 3 of 16 sides wrong). The side comes from the sideways
+    shift onto the stance leg."""
+    from imu.simulate.script import CALIBRATION_TOML, parse_text
+
+    text = STANCE_SESSION.format(calibration=CALIBRATION_TOML)
+    res = simulate(parse_text(text, source="stance"), seed=seed)
+    events = analyze_samples(res.block, res.rate_hz).events
+    r = score_reps(events, res.truth)
+    assert r.reps_found == r.reps_matched == r.reps_true == 2
+    assert r.side_correct == r.sides_scored == 2
+    assert max(np.abs(r.drop_errors_deg)) < 1.0
+    stance = [e for e in events if isinstance(e, Rep)]
+    for found, x in zip(stance, res.truth.events["reps"]):
+        assert found.duration_s > 0.8 * x["duration_s"]
 
 
 def test_a_rep_begun_before_the_first_rest_in_a_new_posture_is_found_after_the_fact():

@@ -10,7 +10,8 @@ Side cues (working side = the leg that works / stands):
   foot hikes the free side, so the set's resting obliquity is negative (left higher)
   when standing on the right.
 - single-leg-stance: the weight shifts sideways onto the stance leg as the other foot
-  lifts (sign of the sideways displacement at the start of the hold).
+  lifts (sign of the sideways displacement at the start of the hold, and of the shift
+  back at its end when that is unclear).
 - kickback: on hands and knees, the working side rises and turns back with the leg.
 - bridge (both legs): no side.
 """
@@ -63,6 +64,8 @@ def posture_of(tilt_deg: float) -> str:
 #: tilt that is neither a hip hike nor a long stance is a shift of stance (a free foot
 #: put down after a set of single-leg squats levels the pelvis by 2 deg), not a rep.
 LUNGE_MIN_TILT_ROM_DEG = 2.0
+#: A standing rep held at least this long is a single-leg stance.
+STANCE_MIN_S = 8.0
 
 
 def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
@@ -79,7 +82,7 @@ def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
         return "bridge"
     if posture == POSTURE_QUADRUPED:
         return "kickback"
-    if duration_s >= 8.0:
+    if duration_s >= STANCE_MIN_S:
         return "single-leg-stance"
     if obliquity_rom_deg >= 4.0 and obliquity_rom_deg >= 2.0 * max(tilt_rom_deg, rotation_rom_deg):
         return "hip-hike"

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from imu.events.exercises import EXERCISE_INFO, NEUTRAL_TILT_DEG, classify_rep, posture_of
+from imu.events.exercises import (EXERCISE_INFO, NEUTRAL_TILT_DEG, STANCE_MIN_S, classify_rep,
+                                  posture_of)
 from imu.events.model import Rep, Side
 from imu.events.signals import level_change_m
 
@@ -46,6 +47,13 @@ RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the 
 MAX_HOLDS = 16             # holds kept per rep
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
                            # rep's real start posture (see _rebase_on_hold)
+RETURN_STILL_S = 0.3       # back at the rest left before a held stance for this long,
+HELD_AWAY_DEG = 0.7        # ...from a stance held this far from it on average
+RETURN_MAX_DEG = 0.9       # within this of it and less than half as far as from the stance
+SHIFT_SPAN_S = (2.0, 1.5, 2.5)  # a stance's sideways shift: from this long before its
+                                # start to this long after it; back, over this long
+                                # before its end (which is found once the move is over)
+SHIFT_CLEAR_M = 0.02       # a shift onto the stance leg smaller than this is unclear
 
 
 # A rep comes back to the height it started from; a change of level that stays
@@ -132,6 +140,7 @@ class RepDetector:
         self._back_since: float | None = None
         self._still_since: float | None = None
         self._stable_since: float | None = None
+        self._low_since: float | None = None     # stable and below half the peak since
         # The steady holds of the rep in progress, one per still spell (the newest tick
         # of it): (time, deviation, posture, held for s, spell start).
         self._holds: list[tuple[float, float, np.ndarray, float, float]] = []
@@ -139,6 +148,10 @@ class RepDetector:
         self._settled_from: float | None = None  # first still moment since settling began
         self._retro_from: float | None = None    # ...kept while the first rest may be a hold
         self._rest_since = -np.inf               # the first rest after settling began
+        # The rest the pelvis left for a stance it then held (posture, when it left, and
+        # whether a rep was reported for that move): see _back_to_left_rest.
+        self._left_rest: tuple[np.ndarray, float, bool] | None = None
+        self._return_since: float | None = None
         if getattr(self, "_ref", None) is not None:
             self._state = "settle"
 
@@ -158,6 +171,7 @@ class RepDetector:
         if in_gait:
             if self._state == "active":
                 self._state = "settle"
+            self._left_rest = None
             self._still_since = None
             self._checked_until = now_s
             return []
@@ -218,6 +232,8 @@ class RepDetector:
                 if still_for >= need and self._stable(tilt, obl, i, REST_S, REST_STEADY_DEG):
                     settling = self._state == "settle"
                     self._ref = rest_at(i)
+                    if settling:
+                        self._left_rest = None
                     self._near_t = ti
                     self._state = "idle"
                     d = self._dev_rel(tl[m], ol[m], hl[m], h_ref)
@@ -238,12 +254,14 @@ class RepDetector:
                     self._start_t = self._near_t
                     self._peak, self._peak_t = d, ti
                     self._peak2 = self._dev2(tl[m], ol[m])
-                    self._back_since = self._stable_since = None
+                    self._back_since = self._stable_since = self._low_since = None
                     self._holds = []
+                    self._return_since = None
                 continue
             # active
             if d > POSTURE_CHANGE_DEG or ti - self._start_t > MAX_REP_S:
                 self._state = "settle"
+                self._left_rest = None
                 continue
             if d > self._peak:
                 self._peak, self._peak_t = d, ti
@@ -255,6 +273,10 @@ class RepDetector:
                     or (d2 < max(END_MIN_DEG, END_FRACTION * self._peak2)
                         and abs(hl[m] - (self._ref[2] - h_ref)) < STANCE_TURN_DEG
                         and still_for >= END_STILL_S))
+            # A long hold shifted by little: sway can take it that close to the start.
+            if (back and ti - self._start_t >= STANCE_MIN_S
+                    and END_FRACTION * self._peak <= END_MIN_DEG):
+                back = self._nearer_start_than_hold(tilt, obl, i, ti, d2)
             # The end of a rep: the acceleration compared with a shorter past than the
             # rest test's, which would still hold the rep's own motion (a short pause
             # between two lunges would go unseen and merge them).
@@ -290,20 +312,27 @@ class RepDetector:
             # rest posture is not the old one (a knee or hand moved between reps). The
             # peak before settling: a peak that sway sets during a long hold (a
             # single-leg stance) must not make the hold itself look like the return.
-            settled = (self._stable_since is not None and ti - self._stable_since >= NEW_REST_S
-                       and d < 0.5 * self._peak_at_stable)
+            # Counted from when it got there: a slow return from a steady hold can stay
+            # "stable" all the way.
+            if self._stable_since is None or d >= 0.5 * self._peak_at_stable:
+                self._low_since = None
+            elif self._low_since is None:
+                self._low_since = ti
+            settled = self._low_since is not None and ti - self._low_since >= NEW_REST_S
             if settled:
-                self._back_since = self._stable_since
+                self._back_since = self._low_since
             if (back and stable) or settled:
                 if self._back_since is None:
                     self._back_since = ti
                 if ti - self._back_since >= END_STILL_S:
                     end_posture = rest_at(i, END_STILL_S)
+                    left = (self._ref, self._start_t, self._last_rep_end)
                     rebased = self._rebase_on_hold(end_posture)
                     rep = self._finish(hist, self._back_since, now_s, end_posture, rebased)
                     if rep is not None:
                         out.append(rep)
                         self._retro_from = None
+                    self._remember_left_rest(hist, left, end_posture, rep)
                     # Feet may land a little elsewhere: the settled end posture is the
                     # rest posture of the next rep.
                     self._state = "idle"
@@ -311,6 +340,14 @@ class RepDetector:
                     self._near_t = ti
             else:
                 self._back_since = None
+                ended, rep = self._back_to_left_rest(hist, ti, tl[m], ol[m], d2, stable, now_s)
+                if rep is not None:
+                    out.append(rep)
+                    self._retro_from = None
+                if ended:
+                    self._state = "idle"
+                    self._ref = rest_at(i, END_STILL_S)
+                    self._near_t = ti
         self._checked_until = float(t[-1])
         return out
 
@@ -382,6 +419,105 @@ class RepDetector:
             return True
         return False
 
+    def _nearer_start_than_hold(self, tilt: np.ndarray, obl: np.ndarray, i: int, ti: float,
+                                d2: float) -> bool:
+        """The pelvis (d2 from the start posture) is less than half as far from the start
+        as from the mean posture of the hold (its middle, the moves in and out left out)."""
+        t0 = self._start_t + 0.25 * (ti - self._start_t)
+        a = i - int((ti - t0) * self.rate_hz)
+        b = i - int(0.25 * (ti - self._start_t) * self.rate_hz)
+        if a < 0 or b - a < 3:
+            return True
+        held = math.hypot(tilt[i] - float(np.nanmean(tilt[a:b])),
+                          obl[i] - float(np.nanmean(obl[a:b])))
+        return d2 < 0.5 * held
+
+    def _remember_left_rest(self, hist, left: tuple[np.ndarray, float, float | None],
+                            end_posture: np.ndarray, rep: Rep | None) -> None:
+        """An excursion ended away from the rest it left: keep that rest, the pelvis may
+        come back to it (a single-leg stance whose small shift sway took for the end)."""
+        ref, start_t, prev_end = left
+        t = hist.col("time_s")
+        gyr = hist.col("gyr_norm_rps")
+        candidates = [ref]
+        # A slow start of the shift drags the rest along and its start is found late: of
+        # the still seconds before it (since the last rep), the one furthest from the
+        # stance is the rest.
+        for k in (1, 2):
+            lo = start_t - k * START_POSTURE_S
+            if prev_end is not None and lo < prev_end:
+                break
+            i0, i1 = np.searchsorted(t, lo), np.searchsorted(t, lo + START_POSTURE_S)
+            if i1 - i0 < 3 or float(np.mean(gyr[i0:i1])) >= STILL_RPS:
+                break
+            c = np.array([float(np.nanmean(hist.col("tilt_deg")[i0:i1])),
+                          float(np.nanmean(hist.col("obliquity_deg")[i0:i1])), ref[2]])
+            if math.hypot(c[0] - ref[0], c[1] - ref[1]) < START_DEG:
+                candidates.append(c)
+        ref = max(candidates, key=lambda c: math.hypot(end_posture[0] - c[0],
+                                                       end_posture[1] - c[1]))
+        if math.hypot(end_posture[0] - ref[0], end_posture[1] - ref[1]) <= STANCE_MOVED_DEG:
+            if rep is not None:
+                self._left_rest = None
+        elif rep is not None:
+            self._left_rest = (ref, rep.start_time_s, True)
+        elif (self._left_rest is None  # or it was left again: the stance starts later
+              or math.hypot(ref[0] - self._left_rest[0][0],
+                            ref[1] - self._left_rest[0][1]) < 0.5 * START_DEG):
+            self._left_rest = (ref, start_t, False)
+
+    def _back_to_left_rest(self, hist, ti: float, tilt: float, obl: float, d2: float,
+                           stable: bool, now_s: float) -> tuple[bool, Rep | None]:
+        """Whether the excursion in progress ended back at the rest left before a held
+        stance (and the rep of that whole hold, when none was reported for it).
+
+        A single-leg stance shifts the pelvis by as little as 1 deg, about what sway
+        moves it during the hold: sway can end the hold early, or the hold's steady start
+        be taken for the rest. The return to the rest left then looks like an excursion
+        from the stance that never comes back, and would swallow the next rep."""
+        lr = self._left_rest
+        if lr is None:
+            return False, None
+        posture, left_t, reported = lr
+        if ti - left_t > MAX_REP_S:
+            self._left_rest = None
+            return False, None
+        da = math.hypot(tilt - posture[0], obl - posture[1])
+        if not (stable and da < RETURN_MAX_DEG and da < 0.5 * d2):
+            self._return_since = None
+            return False, None
+        if self._return_since is None:
+            self._return_since = ti
+        end_t = self._return_since
+        if ti - end_t < RETURN_STILL_S:
+            return False, None
+        # Only from a stance held away from that rest (its middle half on average), and
+        # nearer the stance than the rest when it left for this: not from sway.
+        t = hist.col("time_s")
+        a, b = int(np.searchsorted(t, left_t)), int(np.searchsorted(t, end_t, side="right"))
+        q = (b - a) // 4
+        if b - a < 8:
+            return False, None
+        held = (float(np.nanmean(hist.col("tilt_deg")[a + q:b - q])),
+                float(np.nanmean(hist.col("obliquity_deg")[a + q:b - q])))
+        away = math.hypot(held[0] - posture[0], held[1] - posture[1])
+        if (away < HELD_AWAY_DEG
+                or math.hypot(held[0] - self._ref[0], held[1] - self._ref[1]) >= away):
+            return False, None
+        if reported:
+            self._left_rest = None
+            return True, None
+        if end_t - left_t < STANCE_MIN_S or self.exercise not in ("auto", "single-leg-stance"):
+            return True, None  # the stance may still be held: keep the rest it left
+        self._left_rest = None
+        dev = np.hypot(hist.col("tilt_deg")[a:b] - posture[0],
+                       hist.col("obliquity_deg")[a:b] - posture[1])
+        p = int(np.nanargmax(dev))
+        self._ref, self._start_t = posture, left_t
+        self._peak, self._peak_t = float(dev[p]), float(t[a + p])
+        self._holds = []
+        return True, self._finish(hist, end_t, now_s, posture, rebased=True)
+
     def _rep_before_rest(self, hist, since: float, until: float, now_s: float) -> Rep | None:
         """A rep made before the first rest in a new posture could be taken (the first
         kickback 0.5 s after getting onto hands and knees): an excursion from this rest
@@ -429,9 +565,10 @@ class RepDetector:
         self._ref = np.array([float(np.mean(hist.col("tilt_deg")[i0:i1])),
                               float(np.mean(hist.col("obliquity_deg")[i0:i1])), self._ref[2]])
         # Sway can cross the start threshold before the rep itself begins: the rep then
-        # starts where the pelvis was last near that settled posture before its peak.
+        # starts where the pelvis was last near that settled posture before its peak
+        # (not in a hold: sway during it is not a late start).
         p = min(int(np.searchsorted(t, self._peak_t)), b - 3)
-        if p > i1:
+        if p > i1 and t[b - 1] - self._start_t < STANCE_MIN_S:
             dev = np.hypot(hist.col("tilt_deg")[i1:p] - self._ref[0],
                            hist.col("obliquity_deg")[i1:p] - self._ref[1])
             near = np.flatnonzero(dev < 0.5 * START_DEG)
@@ -474,13 +611,16 @@ class RepDetector:
         """The rep from its start to end_t, or None when it is no rep. `rebased`: its
         start was moved onto a held stance, which is then its start posture."""
         dur = end_t - self._start_t
-        if self._peak < MIN_PEAK_DEG or dur < MIN_REP_S:
+        # A stance held away from rest is one however small its shift (a level pelvis
+        # on one leg is the aim); a brief excursion that small is sway.
+        min_peak = START_DEG if dur >= STANCE_MIN_S else MIN_PEAK_DEG
+        if self._peak < min_peak or dur < MIN_REP_S:
             return None
         t = hist.col("time_s")
         b = int(np.searchsorted(t, end_t, side="right"))
+        if b - int(np.searchsorted(t, self._start_t)) < 3 or self._changes_level(hist, b):
+            return None  # (too few samples held to measure it: an end older than the history)
         a, dev, rom, peak = self._deviations(hist, b)
-        if b - a < 3 or self._changes_level(hist, b):
-            return None
         posture = posture_of(float(self._ref[0]))
         exercise = self.exercise if self.exercise in EXERCISE_INFO else classify_rep(
             posture, dur, rom[0], rom[1], rom[2], peak[0])
@@ -491,6 +631,8 @@ class RepDetector:
         # A start moved onto a held or reached stance keeps that stance as its posture
         # (the second before it is the change of stance).
         if rebased or self._settle_reference(hist, b):
+            if b - int(np.searchsorted(t, self._start_t)) < 3:
+                return None
             a, dev, rom, peak = self._deviations(hist, b)
         dur = end_t - self._start_t
         ref = self._ref
@@ -537,6 +679,13 @@ class RepDetector:
         return (abs(furthest) > bound
                 and abs(furthest - net) < LEVEL_RETURN_FRACTION * abs(furthest))
 
+    @staticmethod
+    def _sideways_m(hist, from_s: float, to_s: float) -> float:
+        """Net displacement to the left (m) from from_s to to_s, both at rest."""
+        t = hist.col("time_s")
+        a, b = int(np.searchsorted(t, from_s)), int(np.searchsorted(t, to_s, side="right"))
+        return level_change_m(t[a:b], hist.col("left_mps2")[a:b])[0] if b - a >= 3 else 0.0
+
     def _side(self, exercise: str, dev: np.ndarray, hist, a: int, b: int,
               ref: np.ndarray) -> Side | None:
         cue = EXERCISE_INFO[exercise].side_cue
@@ -551,12 +700,16 @@ class RepDetector:
         elif cue == "kickback":
             value = dev[1][np.argmax(np.abs(dev[1]))] - dev[2][np.argmax(np.abs(dev[2]))]
         elif cue == "lateral-shift":
-            left = hist.col("left_mps2")
-            n = min(b - a, int(1.5 * self.rate_hz))
-            pre = left[max(0, a - int(REST_S * self.rate_hz)):a + 1]
-            acc = left[a:a + n] - (pre.mean() if pre.size else 0.0)
-            disp = np.cumsum(np.cumsum(acc)) / self.rate_hz ** 2
-            value = -disp[np.argmax(np.abs(disp))] if disp.size else 0.0
+            # Onto the stance leg at the start (from rest to the steady stance); when that
+            # is unclear, back at the end too (the end is found as the angles come back,
+            # often before the sideways move is over).
+            t = hist.col("time_s")
+            start, end = float(t[a]), float(t[b - 1])
+            before = max(start - SHIFT_SPAN_S[0], self._rest_since,
+                         self._last_rep_end or -np.inf)
+            value = -self._sideways_m(hist, before, start + SHIFT_SPAN_S[1])
+            if abs(value) < SHIFT_CLEAR_M:
+                value += self._sideways_m(hist, end - SHIFT_SPAN_S[2], float(t[-1]))
         if cue == "none" or value == 0.0 or not np.isfinite(value):
             return None
         return "right" if value > 0 else "left"

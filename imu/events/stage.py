@@ -3,7 +3,7 @@
 Samples are processed in fixed hops counted from the start of the stream, so what is
 reported, and at which sample, does not depend on how the stream was split into
 blocks: a replay reports exactly what live reported. Each hop looks at a bounded
-history (a few seconds), so memory stays flat over hours.
+history (40 s), so memory stays flat over hours.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from imu.events.signals import COLUMNS, BodySignals, SignalHistory
 from imu.events.variability import VariabilityTracker
 
 HOP_S = 0.05
-HISTORY_S = 8.0
+HISTORY_S = 40.0  # a 30 s single-leg stance, the 2 s before it and the report after it
 LONG_GAP_S = 0.5
 
 
