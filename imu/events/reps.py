@@ -136,6 +136,7 @@ class RepDetector:
         self._start_t = 0.0
         self._peak = 0.0
         self._peak2 = 0.0
+        self._peak2_t = 0.0   # when tilt and obliquity were furthest from the start
         self._peak_t = 0.0
         self._back_since: float | None = None
         self._still_since: float | None = None
@@ -253,7 +254,7 @@ class RepDetector:
                     # The rep starts where the pelvis last sat at its rest posture.
                     self._start_t = self._near_t
                     self._peak, self._peak_t = d, ti
-                    self._peak2 = self._dev2(tl[m], ol[m])
+                    self._peak2, self._peak2_t = self._dev2(tl[m], ol[m]), ti
                     self._back_since = self._stable_since = self._low_since = None
                     self._holds = []
                     self._return_since = None
@@ -266,7 +267,8 @@ class RepDetector:
             if d > self._peak:
                 self._peak, self._peak_t = d, ti
             d2 = self._dev2(tl[m], ol[m])
-            self._peak2 = max(self._peak2, d2)
+            if d2 > self._peak2:
+                self._peak2, self._peak2_t = d2, ti
             # Back at rest; or tilt and obliquity back while the feet turned a little
             # (the heading of a new stance is not a rep).
             back = (d < max(END_MIN_DEG, END_FRACTION * self._peak)
@@ -515,6 +517,7 @@ class RepDetector:
         p = int(np.nanargmax(dev))
         self._ref, self._start_t = posture, left_t
         self._peak, self._peak_t = float(dev[p]), float(t[a + p])
+        self._peak2, self._peak2_t = self._peak, self._peak_t
         self._holds = []
         return True, self._finish(hist, end_t, now_s, posture, rebased=True)
 
@@ -546,10 +549,14 @@ class RepDetector:
         after = np.flatnonzero(dev[p:] < max(END_MIN_DEG, END_FRACTION * peak))
         if peak < MIN_PEAK_DEG or before.size == 0 or after.size == 0:
             return None
-        self._start_t = float(t[a + lo + before[-1]])
+        i0, i1 = a + lo + int(before[-1]), a + p + int(after[0]) + 1
+        self._start_t = float(t[i0])
         self._peak, self._peak_t = peak, float(t[a + p])
+        d2 = np.hypot(hist.col("tilt_deg")[i0:i1] - r[0], hist.col("obliquity_deg")[i0:i1] - r[1])
+        p2 = int(np.nanargmax(d2))
+        self._peak2, self._peak2_t = float(d2[p2]), float(t[i0 + p2])
         self._holds = []
-        return self._finish(hist, float(t[a + p + after[0]]), now_s, r, rebased=False)
+        return self._finish(hist, float(t[i1 - 1]), now_s, r, rebased=False)
 
     def _settle_reference(self, hist, b: int) -> bool:
         """The start posture as the mean over up to START_POSTURE_S before the start
@@ -566,8 +573,9 @@ class RepDetector:
                               float(np.mean(hist.col("obliquity_deg")[i0:i1])), self._ref[2]])
         # Sway can cross the start threshold before the rep itself begins: the rep then
         # starts where the pelvis was last near that settled posture before its peak
-        # (not in a hold: sway during it is not a late start).
-        p = min(int(np.searchsorted(t, self._peak_t)), b - 3)
+        # (not in a hold: sway during it is not a late start). Its tilt and obliquity
+        # peak: a drifting heading (a poor gyro) can put the combined one at the end.
+        p = min(int(np.searchsorted(t, self._peak2_t)), b - 3)
         if p > i1 and t[b - 1] - self._start_t < STANCE_MIN_S:
             dev = np.hypot(hist.col("tilt_deg")[i1:p] - self._ref[0],
                            hist.col("obliquity_deg")[i1:p] - self._ref[1])
@@ -648,7 +656,7 @@ class RepDetector:
         self.current_exercise = exercise
         self._count += 1
         return Rep(index=self._count, set_index=self._set_index, exercise=exercise, side=side,
-                   start_time_s=self._start_t, turn_time_s=self._peak_t, end_time_s=end_t,
+                   start_time_s=self._start_t, turn_time_s=self._peak2_t, end_time_s=end_t,
                    duration_s=dur, tilt_rom_deg=float(rom[0]), obliquity_rom_deg=float(rom[1]),
                    rotation_rom_deg=float(rom[2]), tilt_peak_dev_deg=float(peak[0]),
                    obliquity_peak_dev_deg=float(peak[1]), rotation_peak_dev_deg=float(peak[2]),
