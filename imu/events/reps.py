@@ -580,7 +580,10 @@ class RepDetector:
             dev = np.hypot(hist.col("tilt_deg")[i1:p] - self._ref[0],
                            hist.col("obliquity_deg")[i1:p] - self._ref[1])
             near = np.flatnonzero(dev < 0.5 * START_DEG)
-            if near.size and t[i1 + near[-1]] - self._start_t > REFINE_MIN_S:
+            # ...only sway before it, not the rep's own first phase (a hip hike drops
+            # the free side 7 deg, then hikes it past the start posture).
+            if (near.size and t[i1 + near[-1]] - self._start_t > REFINE_MIN_S
+                    and dev[:near[-1] + 1].max() < max(MIN_PEAK_DEG, END_FRACTION * self._peak2)):
                 self._start_t = float(t[i1 + near[-1]])
                 return self._settle_reference(hist, b)
         return True
