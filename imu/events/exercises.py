@@ -66,6 +66,10 @@ def posture_of(tilt_deg: float) -> str:
 LUNGE_MIN_TILT_ROM_DEG = 2.0
 #: A standing rep held at least this long is a single-leg stance.
 STANCE_MIN_S = 8.0
+#: A bridge lifts the sacrum by tilting the pelvis posteriorly, 25 deg in the simulated
+#: ones (10-30 in people); lying on the back, a smaller excursion is a shift between
+#: sets (a 1.9 deg one after the last bridge of a set was counted as one more).
+BRIDGE_MIN_TILT_ROM_DEG = 5.0
 
 
 def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
@@ -73,13 +77,14 @@ def classify_rep(posture: str, duration_s: float, tilt_rom_deg: float,
                  tilt_peak_dev_deg: float) -> str | None:
     """Best guess of the exercise from the posture and the rep's shape (auto mode).
 
-    Standing: a long still hold is a single-leg stance; an obliquity-dominated rep a hip
+    Lying on the back: a bridge if the pelvis tilts 5 deg or more. Standing: a long
+    still hold is a single-leg stance; an obliquity-dominated rep a hip
     hike; a deep forward tilt a single-leg squat (the trunk leans forward over one
     leg); a rep with some tilt a lunge; None for the rest (a shift of stance, no rep).
     Choose the exercise explicitly when the guess is wrong.
     """
     if posture == POSTURE_SUPINE:
-        return "bridge"
+        return "bridge" if tilt_rom_deg >= BRIDGE_MIN_TILT_ROM_DEG else None
     if posture == POSTURE_QUADRUPED:
         return "kickback"
     if duration_s >= STANCE_MIN_S:

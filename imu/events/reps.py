@@ -44,6 +44,7 @@ STANCE_MOVED_DEG = 0.5     # a single-leg squat ending this far from its start m
 REFINE_MIN_S = 0.3         # a start found this much later than the threshold's moves
 START_POSTURE_S = 1.0      # a rep's start posture: the mean over this long before it
 RETRO_MAX_DEG = 15.0       # a rep found after the fact lies within this of the new rest
+ARRIVED_DEG = 3.0          # ...and starts after the pelvis came this near it
 MAX_HOLDS = 16             # holds kept per rep
 HOLD_FRACTION = 0.3        # a hold below this share of the peak, before it, can be the
                            # rep's real start posture (see _rebase_on_hold)
@@ -534,19 +535,24 @@ class RepDetector:
                       + (hist.col("obliquity_deg")[a:b] - r[1]) ** 2
                       + _wrap_deg(hist.col("heading_deg")[a:b] - r[2]) ** 2)
         # From the end of the posture change: the first moment near this rest after the
-        # last one far from it (or a NaN).
+        # last one far from it (or a NaN) before that; near within ARRIVED_DEG, as a
+        # frame correction since can have moved the angles by 2 deg (and not after the
+        # last far moment overall: a bridge's 25 deg lift is one too).
         big = np.flatnonzero(~(dev < RETRO_MAX_DEG))
-        lo = int(big[-1]) + 1 if big.size else 0
-        arrived = np.flatnonzero(dev[lo:] < START_DEG)
+        arrived = np.flatnonzero(dev < ARRIVED_DEG)
         if arrived.size == 0:
             return None
-        lo += int(arrived[0])
-        if b - a - lo < 3:
+        before_arrival = big[big < arrived[0]]
+        lo = int(before_arrival[-1]) + 1 if before_arrival.size else 0
+        lo += int(np.flatnonzero(dev[lo:] < ARRIVED_DEG)[0])
+        if b - a - lo < 3 or not np.all(np.isfinite(dev[lo:])):
             return None
         p = lo + int(np.argmax(dev[lo:]))
         peak = float(dev[p])
         before = np.flatnonzero(dev[lo:p] < max(START_DEG, END_FRACTION * peak))
-        after = np.flatnonzero(dev[p:] < max(END_MIN_DEG, END_FRACTION * peak))
+        # Back at the rest (not only within 30 % of the peak, mid-descent: a bridge's
+        # sacrum would not be down yet, which reads as a change of level).
+        after = np.flatnonzero(dev[p:] < min(max(END_MIN_DEG, END_FRACTION * peak), START_DEG))
         if peak < MIN_PEAK_DEG or before.size == 0 or after.size == 0:
             return None
         i0, i1 = a + lo + int(before[-1]), a + p + int(after[0]) + 1
