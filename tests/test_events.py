@@ -375,6 +375,15 @@ def test_rehab_session_reps_whole_and_measured(seed):
     assert max(np.abs(r.drop_errors_deg)) < 1.0  # measured 0.80 (seed 8), 0.66 (seed 10)
 
 
+def test_a_lunge_back_at_an_earlier_rest_is_still_a_rep():
+    """Seed 7: a lunge ends 1.2 deg from where it began, and the next one ends back at
+    that earlier rest. The return to a rest left before a held stance (single-leg
+    stance) must not swallow it: only a move no further than back to that rest is one."""
+    res = simulate("lunges-unstable", seed=7, mounting="random")
+    r = score_reps(analyze_samples(res.block, res.rate_hz).events, res.truth)
+    assert r.reps_found == r.reps_matched == r.reps_true == 76
+
+
 def test_bridge_needs_a_posterior_tilt():
     """Lying on the back, a 1.9 deg shift after a set is no bridge (seed 9 counted one)."""
     from imu.events.exercises import POSTURE_SUPINE, classify_rep

@@ -486,7 +486,10 @@ class RepDetector:
             self._left_rest = None
             return False, None
         da = math.hypot(tilt - posture[0], obl - posture[1])
-        if not (stable and da < RETURN_MAX_DEG and da < 0.5 * d2):
+        # Only the move back itself: a rep that went further (a lunge from a stance a
+        # step beside that rest) ends as any rep does.
+        gone = math.hypot(self._ref[0] - posture[0], self._ref[1] - posture[1]) + START_DEG
+        if not (stable and da < RETURN_MAX_DEG and da < 0.5 * d2 and self._peak2 < gone):
             self._return_since = None
             return False, None
         if self._return_since is None:
