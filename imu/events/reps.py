@@ -79,6 +79,16 @@ def _wrap_deg(x: np.ndarray) -> np.ndarray:
     return (x + 180.0) % 360.0 - 180.0
 
 
+def _mean_posture(hist, a: int, b: int, middle: bool = False) -> tuple[float, float]:
+    """Mean tilt and obliquity (deg) over samples a..b of the history; with `middle`,
+    over their middle half (a hold without the moves into and out of it)."""
+    if middle:
+        q = (b - a) // 4
+        a, b = a + q, b - q
+    return (float(np.nanmean(hist.col("tilt_deg")[a:b])),
+            float(np.nanmean(hist.col("obliquity_deg")[a:b])))
+
+
 def sparc(speed: np.ndarray, rate_hz: float, fc_hz: float = 10.0, amp_th: float = 0.05) -> float:
     """Spectral arc length of a speed profile (Balasubramanian et al. 2012): 0 for a
     perfectly smooth single bump, more negative for jerkier movement."""
@@ -279,7 +289,7 @@ class RepDetector:
             # A long hold shifted by little: sway can take it that close to the start.
             if (back and ti - self._start_t >= STANCE_MIN_S
                     and END_FRACTION * self._peak <= END_MIN_DEG):
-                back = self._nearer_start_than_hold(tilt, obl, i, ti, d2)
+                back = self._nearer_start_than_hold(hist, i, ti, d2)
             # The end of a rep: the acceleration compared with a shorter past than the
             # rest test's, which would still hold the rep's own motion (a short pause
             # between two lunges would go unseen and merge them).
@@ -422,18 +432,15 @@ class RepDetector:
             return True
         return False
 
-    def _nearer_start_than_hold(self, tilt: np.ndarray, obl: np.ndarray, i: int, ti: float,
-                                d2: float) -> bool:
+    def _nearer_start_than_hold(self, hist, i: int, ti: float, d2: float) -> bool:
         """The pelvis (d2 from the start posture) is less than half as far from the start
-        as from the mean posture of the hold (its middle, the moves in and out left out)."""
-        t0 = self._start_t + 0.25 * (ti - self._start_t)
-        a = i - int((ti - t0) * self.rate_hz)
-        b = i - int(0.25 * (ti - self._start_t) * self.rate_hz)
-        if a < 0 or b - a < 3:
+        as from the mean posture of the hold."""
+        a = i - int((ti - self._start_t) * self.rate_hz)
+        if a < 0 or i - a < 12:
             return True
-        held = math.hypot(tilt[i] - float(np.nanmean(tilt[a:b])),
-                          obl[i] - float(np.nanmean(obl[a:b])))
-        return d2 < 0.5 * held
+        held = _mean_posture(hist, a, i, middle=True)
+        return d2 < 0.5 * math.hypot(hist.col("tilt_deg")[i] - held[0],
+                                     hist.col("obliquity_deg")[i] - held[1])
 
     def _remember_left_rest(self, hist, left: tuple[np.ndarray, float, float | None],
                             end_posture: np.ndarray, rep: Rep | None) -> None:
@@ -453,8 +460,7 @@ class RepDetector:
             i0, i1 = np.searchsorted(t, lo), np.searchsorted(t, lo + START_POSTURE_S)
             if i1 - i0 < 3 or float(np.mean(gyr[i0:i1])) >= STILL_RPS:
                 break
-            c = np.array([float(np.nanmean(hist.col("tilt_deg")[i0:i1])),
-                          float(np.nanmean(hist.col("obliquity_deg")[i0:i1])), ref[2]])
+            c = np.array([*_mean_posture(hist, i0, i1), ref[2]])
             if math.hypot(c[0] - ref[0], c[1] - ref[1]) < START_DEG:
                 candidates.append(c)
         ref = max(candidates, key=lambda c: math.hypot(end_posture[0] - c[0],
@@ -501,11 +507,9 @@ class RepDetector:
         # nearer the stance than the rest when it left for this: not from sway.
         t = hist.col("time_s")
         a, b = int(np.searchsorted(t, left_t)), int(np.searchsorted(t, end_t, side="right"))
-        q = (b - a) // 4
         if b - a < 8:
             return False, None
-        held = (float(np.nanmean(hist.col("tilt_deg")[a + q:b - q])),
-                float(np.nanmean(hist.col("obliquity_deg")[a + q:b - q])))
+        held = _mean_posture(hist, a, b, middle=True)
         away = math.hypot(held[0] - posture[0], held[1] - posture[1])
         if (away < HELD_AWAY_DEG
                 or math.hypot(held[0] - self._ref[0], held[1] - self._ref[1]) >= away):
@@ -578,8 +582,7 @@ class RepDetector:
         i0, i1 = int(np.searchsorted(t, lo)), int(np.searchsorted(t, self._start_t, side="right"))
         if i1 - i0 < 3 or i0 == 0:
             return False
-        self._ref = np.array([float(np.mean(hist.col("tilt_deg")[i0:i1])),
-                              float(np.mean(hist.col("obliquity_deg")[i0:i1])), self._ref[2]])
+        self._ref = np.array([*_mean_posture(hist, i0, i1), self._ref[2]])
         # Sway can cross the start threshold before the rep itself begins: the rep then
         # starts where the pelvis was last near that settled posture before its peak
         # (not in a hold: sway during it is not a late start). Its tilt and obliquity
