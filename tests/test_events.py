@@ -237,7 +237,7 @@ def test_rep_drop_is_scored_on_the_true_working_side():
 
 
 def test_level_change_of_a_step_and_of_a_dip():
-    from imu.events.signals import level_change_m
+    from imu.events.signals import displacement_m
 
     t = np.arange(0, 3.0, 0.005)
     x = np.clip((t - 0.5) / 1.5, 0, 1)
@@ -245,7 +245,7 @@ def test_level_change_of_a_step_and_of_a_dip():
     dip = -0.35 * np.sin(np.pi * x) ** 2                       # a lunge down and back
     for z, net, furthest in ((step, 0.18, 0.18), (dip, 0.0, -0.35)):
         acc = np.gradient(np.gradient(z, t), t) + 0.3          # the offset is removed too
-        n, f = level_change_m(t, acc)
+        n, f = displacement_m(t, acc)
         assert n == pytest.approx(net, abs=0.01) and f == pytest.approx(furthest, abs=0.01)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from imu.events.exercises import (EXERCISE_INFO, NEUTRAL_TILT_DEG, STANCE_MIN_S, classify_rep,
                                   posture_of)
 from imu.events.model import Rep, Side
-from imu.events.signals import level_change_m
+from imu.events.signals import displacement_m
 
 STILL_RPS = 0.2            # gyro norm, smoothed: below this the pelvis is still...
 STILL_ACC_MPS2 = 0.35      # ...and so is the sacrum (mean |acceleration|, smoothed)
@@ -697,7 +697,7 @@ class RepDetector:
         # would read as a drift of height.
         if a == 0 or b - a < 3 or not self._gyro_still(hist.col("gyr_norm_rps"), a + k - 1, k):
             return False
-        net, furthest = level_change_m(t[a:b], hist.col("up_mps2")[a:b])
+        net, furthest = displacement_m(t[a:b], hist.col("up_mps2")[a:b])
         bound = max(LEVEL_MIN_M, LEVEL_DRIFT_MPS2 * (t[b - 1] - t[a]) ** 2)
         return (abs(furthest) > bound
                 and abs(furthest - net) < LEVEL_RETURN_FRACTION * abs(furthest))
@@ -707,7 +707,7 @@ class RepDetector:
         """Net displacement to the left (m) from from_s to to_s, both at rest."""
         t = hist.col("time_s")
         a, b = int(np.searchsorted(t, from_s)), int(np.searchsorted(t, to_s, side="right"))
-        return level_change_m(t[a:b], hist.col("left_mps2")[a:b])[0] if b - a >= 3 else 0.0
+        return displacement_m(t[a:b], hist.col("left_mps2")[a:b])[0] if b - a >= 3 else 0.0
 
     def _side(self, exercise: str, dev: np.ndarray, hist, a: int, b: int,
               ref: np.ndarray) -> Side | None:

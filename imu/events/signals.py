@@ -60,16 +60,17 @@ def body_signals(time_s: np.ndarray, quat_wxyz: np.ndarray, acc_mps2: np.ndarray
                        np.asarray(heading_deg, float), np.asarray(gap_before, bool))
 
 
-def level_change_m(time_s: np.ndarray, up_mps2: np.ndarray) -> tuple[float, float]:
-    """(net, furthest) vertical travel in metres over a stretch that starts and ends at
-    rest: the vertical acceleration integrated twice, the velocity tied to zero at both
-    ends (which removes a constant offset of the acceleration, e.g. the accelerometer's
-    own along gravity). `furthest` is the displacement furthest from the start."""
+def displacement_m(time_s: np.ndarray, acc_mps2: np.ndarray) -> tuple[float, float]:
+    """(net, furthest) travel in metres along one axis (`up`: a change of level; `left`:
+    a sideways shift) over a stretch that starts and ends at rest: the acceleration
+    integrated twice, the velocity tied to zero at both ends (which removes a constant
+    offset of the acceleration, e.g. the accelerometer's own). `furthest` is the
+    displacement furthest from the start."""
     t = np.asarray(time_s, float)
     if t.size < 3:
         return 0.0, 0.0
     dt = np.diff(t, prepend=t[0])
-    v = np.cumsum(np.asarray(up_mps2, float) * dt)
+    v = np.cumsum(np.asarray(acc_mps2, float) * dt)
     v -= v[-1] * (t - t[0]) / (t[-1] - t[0])
     d = np.cumsum(v * dt)
     return float(d[-1]), float(d[np.argmax(np.abs(d))])
